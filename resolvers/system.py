@@ -1,0 +1,49 @@
+"""Root fields of the system domain."""
+
+from __future__ import annotations
+
+import time
+
+from schema.context import Info
+from schema.types.system import Component, HealthState, SystemInfo, SystemStatus
+from src import __version__
+from src.control.inspector import InspectKind
+from src.errors import AppError
+from src.health import check_components
+from src.redaction import mask_url
+
+
+async def system_status(info: Info) -> SystemStatus:
+    services = info.context.services
+    components = {c.name: c for c in await check_components(services)}
+    workers_online = 0
+    if components["broker"].ok:
+        try:
+            workers_online = len((await info.context.view.reply(InspectKind.STATS)).replies)
+        except AppError:
+            workers_online = 0
+    if not components["broker"].ok:
+        health = HealthState.UNHEALTHY
+    elif all(c.ok for c in components.values()) and workers_online:
+        health = HealthState.HEALTHY
+    else:
+        health = HealthState.DEGRADED
+    return SystemStatus(
+        health=health,
+        broker=Component.from_health(components["broker"]),
+        result_backend=Component.from_health(components["result_backend"]),
+        database=Component.from_health(components["database"]),
+        workers_online=workers_online,
+        broker_url=mask_url(services.broker_url),
+    )
+
+
+def system_info(info: Info) -> SystemInfo:
+    return SystemInfo(
+        name="celery-admin",
+        version=__version__,
+        uptime_seconds=round(time.time() - info.context.services.started_at, 3),
+    )
+
+
+__all__ = ["system_info", "system_status"]

@@ -1,0 +1,1 @@
+"""Root fields by domain; `schema.root` composes them into Query, Mutation and Subscription."""

@@ -1,0 +1,46 @@
+"""The Schema: root types composed from the per-domain field classes, and its extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from schema.errors import ErrorCodes, is_unexpected
+from schema.fields.queues import QueueQueries
+from schema.fields.system import SystemQueries
+from schema.fields.workers import WorkerQueries
+
+
+@strawberry.type
+class Query(SystemQueries, WorkerQueries, QueueQueries):
+    pass
+
+
+class Schema(strawberry.Schema):
+    """Logs only unexpected errors: a denied or invalid request is not an incident."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if is_unexpected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = Schema(
+    query=Query,
+    # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
+    # values lose their mapping); definition order is deterministic anyway.
+    config=StrawberryConfig(),
+    extensions=[
+        ErrorCodes,
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxAliasesLimiter(max_alias_count=50),
+        lambda: MaxTokensLimiter(max_token_count=5000),
+    ],
+)
+
+__all__ = ["Query", "schema"]

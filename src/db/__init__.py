@@ -1,0 +1,1 @@
+"""The database: the seed's four tables, engines for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""

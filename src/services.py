@@ -1,0 +1,119 @@
+"""The long-lived parts of one celery-admin process, built once and shared by every request.
+
+`Services.start()` and `stop()` run in the FastAPI lifespan (and in `celery-admin collect`).
+Background loops register here so shutdown stops them in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from celery import Celery
+from redis import asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from src.auth.tokens import TokenService
+from src.brokers import QueueBackend, queue_backend_for
+from src.cluster import load_cluster_app
+from src.config import Settings
+from src.control.inspector import Inspector
+from src.db.engine import create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_INTERVAL = 10.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    app: Celery
+    tokens: TokenService
+    inspector: Inspector
+    queues: QueueBackend
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    result_redis: aioredis.Redis | None
+    started_at: float = field(default_factory=time.time)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        app = load_cluster_app(settings)
+        engine = create_engine(settings.database_url)
+        backend_url = str(app.conf.result_backend or "")
+        result_redis = (
+            aioredis.Redis.from_url(backend_url, socket_timeout=2, socket_connect_timeout=2)
+            if backend_url.startswith(("redis://", "rediss://"))
+            else None
+        )
+        return cls(
+            settings=settings,
+            app=app,
+            tokens=TokenService(settings),
+            inspector=Inspector(
+                app,
+                timeout=settings.inspect_timeout,
+                cache_ttl=settings.inspect_cache_ttl,
+                concurrency=settings.control_concurrency,
+            ),
+            queues=queue_backend_for(app),
+            engine=engine,
+            sessions=session_factory(engine),
+            result_redis=result_redis,
+        )
+
+    @property
+    def broker_url(self) -> str:
+        return str(self.app.conf.broker_url)
+
+    def spawn(self, name: str, coro: Awaitable[None]) -> None:
+        """Run a background loop for the life of the process."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %s crashed", name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        self._closers.append(closer)
+
+    async def start(self, *, discover_workers: bool = True) -> None:
+        if discover_workers:
+            self.spawn("worker-discovery", self._discovery_loop())
+
+    async def _discovery_loop(self) -> None:
+        """Ping without a limit now and then, so inspect's `limit=` counts new workers too."""
+        while True:
+            with contextlib.suppress(Exception):
+                await self.inspector.discover()
+            await asyncio.sleep(DISCOVERY_INTERVAL)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        self.inspector.close()
+        await self.queues.close()
+        if self.result_redis is not None:
+            await self.result_redis.aclose()
+        await self.engine.dispose()
+
+
+__all__ = ["Services"]

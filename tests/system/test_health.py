@@ -1,0 +1,63 @@
+"""Health: 200 when every dependency answers, 503 naming Redis while it is down, 200 again after."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from src.embedded_redis import EmbeddedRedis
+from tests.support.graphql import gql
+from tests.support.servers import make_settings, redis_binary, running_api
+
+HEALTH = "/celery-admin/system/health"
+
+
+async def _wait_for_status(
+    http: httpx.AsyncClient, url: str, status: int, within: float = 20
+) -> httpx.Response:
+    """Poll the probe as a load balancer would, until it says `status`."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        response = await http.get(url)
+        if response.status_code == status or asyncio.get_running_loop().time() > deadline:
+            return response
+        await asyncio.sleep(0.1)
+
+
+async def test_health_follows_redis_down_and_back(
+    http: httpx.AsyncClient, database_url: str, tmp_path: Path, viewer_token: str
+) -> None:
+    redis = EmbeddedRedis(binary=redis_binary())
+    redis.start()
+    settings = make_settings(redis, database_url)
+    try:
+        with running_api(settings) as api:
+            healthy = await http.get(api.url + HEALTH)
+            assert healthy.status_code == 200, healthy.text
+            assert healthy.json()["failing"] == []
+
+            redis.stop()
+            down = await _wait_for_status(http, api.url + HEALTH, 503)
+            assert down.status_code == 503
+            assert "broker" in down.json()["failing"]
+            assert "result_backend" in down.json()["failing"]
+            status = await gql(
+                http,
+                api.graphql_url,
+                "{ systemStatus { health broker { ok detail } } }",
+                token=viewer_token,
+            )
+            assert status.ok()["systemStatus"]["health"] == "UNHEALTHY"
+            assert status.ok()["systemStatus"]["broker"]["ok"] is False
+            workers = await gql(
+                http, api.graphql_url, "{ workers { hostname } }", token=viewer_token
+            )
+            assert workers.codes == ["BROKER_UNAVAILABLE"]
+
+            redis.start()  # same port: the API reconnects by itself
+            back = await _wait_for_status(http, api.url + HEALTH, 200)
+            assert back.status_code == 200, back.text
+    finally:
+        redis.stop()
