@@ -63,6 +63,10 @@ class BadInput(AppError):
     code = ErrorCode.BAD_INPUT
 
 
+class ConflictError(AppError):
+    code = ErrorCode.CONFLICT
+
+
 class BrokerUnavailable(AppError):
     code = ErrorCode.BROKER_UNAVAILABLE
 
@@ -75,6 +79,7 @@ __all__ = [
     "AppError",
     "BadInput",
     "BrokerUnavailable",
+    "ConflictError",
     "DatabaseUnavailable",
     "ErrorCode",
     "Forbidden",

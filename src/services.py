@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from src.auth.tokens import TokenService
 from src.brokers import QueueBackend, queue_backend_for
+from src.bus import EventBus, NullBus
 from src.cluster import load_cluster_app
 from src.config import Settings
 from src.control.inspector import Inspector
 from src.db.engine import create_engine, session_factory
+from src.system_config import ConfigStore
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,13 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     result_redis: aioredis.Redis | None
+    config: ConfigStore
+    bus: EventBus = field(default_factory=NullBus)
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _leader_jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+    _worker_online_hooks: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -53,6 +59,7 @@ class Services:
             if backend_url.startswith(("redis://", "rediss://"))
             else None
         )
+        sessions = session_factory(engine)
         return cls(
             settings=settings,
             app=app,
@@ -65,8 +72,9 @@ class Services:
             ),
             queues=queue_backend_for(app),
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             result_redis=result_redis,
+            config=ConfigStore(sessions),
         )
 
     @property
@@ -89,15 +97,37 @@ class Services:
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         self._closers.append(closer)
 
+    def run_as_leader(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Register a loop that must run in exactly one process of the deployment (collector,
+        sampler, pruning). Until leadership exists, every process that registers it runs it."""
+        self._leader_jobs.append((name, job))
+
+    def on_worker_online(self, hook: Callable[[str], Awaitable[None]]) -> None:
+        """Call `hook(hostname)` whenever a worker comes (back) online."""
+        self._worker_online_hooks.append(hook)
+
+    async def worker_online(self, hostname: str) -> None:
+        for hook in self._worker_online_hooks:
+            try:
+                await hook(hostname)
+            except Exception:
+                log.exception("worker-online hook failed for %s", hostname)
+
     async def start(self, *, discover_workers: bool = True) -> None:
+        await self.bus.start()
         if discover_workers:
             self.spawn("worker-discovery", self._discovery_loop())
+        for name, job in self._leader_jobs:
+            self.spawn(name, job())
 
     async def _discovery_loop(self) -> None:
         """Ping without a limit now and then, so inspect's `limit=` counts new workers too."""
         while True:
+            alive = set(self.inspector.recently_seen())
             with contextlib.suppress(Exception):
-                await self.inspector.discover()
+                reply = await self.inspector.discover()
+                for hostname in sorted(set(reply.replies) - alive):
+                    await self.worker_online(hostname)
             await asyncio.sleep(DISCOVERY_INTERVAL)
 
     async def stop(self) -> None:
@@ -109,6 +139,7 @@ class Services:
         for closer in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await closer()
+        await self.bus.stop()
         self.inspector.close()
         await self.queues.close()
         if self.result_redis is not None:

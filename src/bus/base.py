@@ -1,0 +1,64 @@
+"""The event bus contract: what producers (collector, sampler, alerts) and subscriptions rely on.
+
+`publish` never blocks its caller for long and never raises: a live event that cannot be sent is
+dropped and counted, because event collection must not wait on subscribers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from enum import StrEnum
+from typing import Any, Protocol
+
+ENVELOPE_VERSION = 1
+
+
+class Channel(StrEnum):
+    TASKS = "celery_admin.tasks"  # one message per task state change (data: the task's fields)
+    WORKERS = "celery_admin.workers"  # worker online / offline / heartbeat
+    METRICS = "celery_admin.metrics"  # the sampler's periodic sample
+    ALERTS = "celery_admin.alerts"  # an alert raised or resolved
+
+
+def envelope(kind: str, data: Any) -> dict[str, Any]:
+    """The versioned JSON message every channel carries."""
+    return {"v": ENVELOPE_VERSION, "type": kind, "at": time.time(), "data": data}
+
+
+class EventBus(Protocol):
+    async def publish(self, channel: Channel, message: dict[str, Any]) -> None: ...
+
+    def subscribe(
+        self, channel: Channel
+    ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        """`async with bus.subscribe(ch) as messages: async for m in messages: ...`"""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class NullBus:
+    """A bus that drops everything: for processes that publish nothing live (tools, tests)."""
+
+    dropped = 0
+
+    async def publish(self, channel: Channel, message: dict[str, Any]) -> None:
+        self.dropped += 1
+
+    def subscribe(
+        self, channel: Channel
+    ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        raise NotImplementedError("no event bus in this process")
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+__all__ = ["ENVELOPE_VERSION", "Channel", "EventBus", "NullBus", "envelope"]
