@@ -24,6 +24,7 @@ from src.cluster import load_cluster_app
 from src.config import Settings
 from src.control.inspector import Inspector
 from src.db.engine import create_engine, session_factory
+from src.monitoring import switch as _switch  # noqa: F401  (declares monitoring.enabled)
 from src.system_config import ConfigStore
 
 log = logging.getLogger(__name__)

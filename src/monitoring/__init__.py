@@ -1,0 +1,1 @@
+"""Monitoring: the cluster-wide on/off switch, the sampler, metrics history and alerts."""
