@@ -7,6 +7,7 @@ in-flight broadcasts and a short cache between requests.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from src.control.inspector import InspectKind, Inspector, InspectReply
@@ -16,11 +17,12 @@ class ClusterView:
     def __init__(self, inspector: Inspector) -> None:
         self._inspector = inspector
         self._memo: dict[InspectKind, asyncio.Future[InspectReply]] = {}
+        self._asked_at = time.monotonic()
 
     async def reply(self, kind: InspectKind) -> InspectReply:
         future = self._memo.get(kind)
         if future is None:
-            future = asyncio.ensure_future(self._inspector.get(kind))
+            future = asyncio.ensure_future(self._inspector.get(kind, asked_at=self._asked_at))
             self._memo[kind] = future
         return await asyncio.shield(future)
 

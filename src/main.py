@@ -93,16 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app: FastAPI
+# `fastapi dev src/main.py` and `uvicorn src.main:app` serve this; building it reads settings only.
+app = create_app()
 
-
-def __getattr__(name: str) -> FastAPI:
-    """`src.main:app` for `fastapi dev src/main.py` and uvicorn, built on first access, so that
-    importing this module (tests, tools) reads no settings."""
-    if name == "app":
-        globals()["app"] = built = create_app()
-        return built
-    raise AttributeError(name)
-
-
-__all__ = ["GRAPHQL_PATH", "create_app"]
+__all__ = ["GRAPHQL_PATH", "app", "create_app"]

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from src.control.inspector import InspectKind
+
+# Which inspect kinds each Worker field needs (GraphQL names); `stats` is always asked, since it
+# says which workers are online. A query pays only for the kinds its fields need.
+FIELD_KINDS: dict[str, frozenset[InspectKind]] = {
+    "load": frozenset({InspectKind.ACTIVE}),
+    "activeTasks": frozenset({InspectKind.ACTIVE}),
+    "reservedTasks": frozenset({InspectKind.RESERVED}),
+    "scheduledTasks": frozenset({InspectKind.SCHEDULED}),
+    "registeredTasks": frozenset({InspectKind.REGISTERED}),
+    "queues": frozenset({InspectKind.ACTIVE_QUEUES}),
+    "revoked": frozenset({InspectKind.REVOKED}),
+    "softwareVersion": frozenset({InspectKind.REPORT}),
+}
+
+
+def kinds_for(fields: Iterable[str]) -> set[InspectKind]:
+    """The inspect kinds needed to answer the given Worker fields."""
+    kinds = {InspectKind.STATS}
+    for name in fields:
+        kinds |= FIELD_KINDS.get(name, frozenset())
+    return kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +81,11 @@ def software_from_report(report: Any) -> str | None:
     return None
 
 
-__all__ = ["PoolInfo", "pool_info", "processed_by_task", "software_from_report"]
+__all__ = [
+    "FIELD_KINDS",
+    "PoolInfo",
+    "kinds_for",
+    "pool_info",
+    "processed_by_task",
+    "software_from_report",
+]

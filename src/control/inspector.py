@@ -45,7 +45,8 @@ class InspectReply:
 
     kind: InspectKind
     replies: dict[str, Any]
-    at: float  # monotonic, for cache ages
+    at: float  # monotonic, when the replies were in: for cache ages
+    started: float  # monotonic, when the broadcast was sent: for freshness
     duration: float
     received_at: datetime  # wall clock, for display
 
@@ -124,11 +125,18 @@ class Inspector:
         for kind in kinds or tuple(self._cache):
             self._cache.pop(kind, None)
 
-    async def get(self, kind: InspectKind, *, max_age: float | None = None) -> InspectReply:
-        """The replies of `kind`, from cache when younger than max_age (default: cache_ttl)."""
+    async def get(
+        self, kind: InspectKind, *, max_age: float | None = None, asked_at: float | None = None
+    ) -> InspectReply:
+        """The replies of `kind`: from cache when younger than max_age (default: cache_ttl) or
+        when the broadcast was sent after `asked_at` (it is as fresh as a new one would be), else
+        from the broadcast in flight, else from a new one."""
         ttl = self.cache_ttl if max_age is None else max_age
         cached = self._cache.get(kind)
-        if cached is not None and time.monotonic() - cached.at <= ttl:
+        if cached is not None and (
+            time.monotonic() - cached.at <= ttl
+            or (asked_at is not None and cached.started >= asked_at)
+        ):
             return cached
         inflight = self._inflight.get(kind)
         if inflight is None:
@@ -161,6 +169,7 @@ class Inspector:
             kind=kind,
             replies=replies,
             at=now,
+            started=started,
             duration=now - started,
             received_at=datetime.now(UTC),
         )

@@ -61,3 +61,12 @@ async def test_health_follows_redis_down_and_back(
             assert back.status_code == 200, back.text
     finally:
         redis.stop()
+
+
+async def test_alias_floods_are_refused(api, http: httpx.AsyncClient, viewer_token: str) -> None:  # type: ignore[no-untyped-def]
+    """One request must not fan out into hundreds of resolutions."""
+    flood = "query { " + " ".join(f"a{i}: systemInfo {{ name }}" for i in range(60)) + " }"
+    response = await gql(http, api.graphql_url, flood, token=viewer_token)
+    assert response.data is None
+    assert response.codes == ["BAD_INPUT"]
+    assert "alias" in response.errors[0]["message"].lower()
