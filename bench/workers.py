@@ -167,7 +167,8 @@ def main() -> None:
     print(f"workers query, {args.workers} live workers, 7 inspect kinds, over HTTP")
     print(f"fresh (INSPECT_CACHE_TTL=0), {args.requests} sequential requests:")
     print(
-        f"  median {median:6.1f} ms  p90 {p90:6.1f} ms   target <= 50 ms   anchor Flower 2.2.0 {FLOWER_MEDIAN_MS:.0f} ms"
+        f"  median {median:6.1f} ms  p90 {p90:6.1f} ms   target <= 50 ms   "
+        f"anchor Flower 2.2.0 {FLOWER_MEDIAN_MS:.0f} ms"
     )
     print(f"{args.concurrent} concurrent (INSPECT_CACHE_TTL=1), wall per wave, {len(walls)} waves:")
     print(
