@@ -92,7 +92,7 @@ def _minute_of(column: Any, dialect: str) -> ColumnElement[Any]:
     """Minutes since the epoch, as an integer."""
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / 60), Integer)
-    return cast(func.strftime("%s", column), Integer) / 60
+    return cast(func.strftime("%s", column), Integer) // 60
 
 
 async def task_stats(

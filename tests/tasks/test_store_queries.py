@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select, text
 
 from src.db.engine import create_engine
 from src.db.models.tasks import TaskRecord
 from src.errors import BadInput, DatabaseUnavailable
 from src.task_filter import TaskFilter, TaskState, TimeRange
+from src.task_store.filters import filter_clauses
 from src.task_store.ordering import TaskOrder, TaskOrderKey, encode_cursor
 from src.task_store.query import MAX_PAGE_SIZE, TaskStore
 from tests.tasks.conftest import Loaded
@@ -194,3 +195,16 @@ async def test_database_down_is_database_unavailable(loaded: Loaded, tmp_path: P
             await store.count(TaskFilter())
     finally:
         await engine.dispose()
+
+
+async def test_text_search_uses_the_trigram_index_on_postgresql(loaded: Loaded) -> None:
+    if loaded.kind != "postgresql":
+        pytest.skip("the trigram index exists on PostgreSQL only")
+    stmt = select(TaskRecord.task_id).where(
+        *filter_clauses(TaskFilter(text="item_3"), "postgresql")
+    )
+    sql = stmt.compile(loaded.store.engine.sync_engine, compile_kwargs={"literal_binds": True})
+    async with loaded.store.engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(str(r[0]) for r in await conn.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_tasks_search_trgm" in plan, plan
