@@ -97,18 +97,16 @@ class TaskStore:
         edges = [TaskEdge(encode_cursor(order, order.value_of(r), r.task_id), r) for r in records]
         return TaskPage(edges, has_next_page=has_next, has_previous_page=cursor is not None)
 
-    async def _fetch(
-        self,
-        session: AsyncSession,
-        f: TaskFilter,
-        order: TaskOrder,
-        cursor: Cursor | None,
-        limit: int,
-    ) -> list[TaskRecord]:
+    def page_statements(
+        self, f: TaskFilter, order: TaskOrder, cursor: Cursor | None, limit: int
+    ) -> tuple[Select[TaskRecord] | None, Select[TaskRecord] | None]:
+        """The two range scans of a page: rows with a sort value (None when the cursor is past
+        them) and rows without one (None for a column that is never null). The second runs only
+        when the first returns fewer than `limit` rows; its limit is what is left."""
         column, desc = order.column, order.descending
         base = self.where(f)
         task_id = T.task_id
-        found: list[TaskRecord] = []
+        valued = nulls = None
         if cursor is None or cursor.value is not None:
             clauses = list(base)
             if order.nullable:
@@ -118,19 +116,33 @@ class TaskStore:
                 key = tuple_(column, task_id)
                 clauses.append(key < mark if desc else key > mark)
             ordering = (column.desc(), task_id.desc()) if desc else (column.asc(), task_id.asc())
-            stmt = select(T).where(*clauses).order_by(*ordering).limit(limit)
-            found = list((await session.scalars(stmt)).all())
-        if len(found) < limit and order.nullable:
+            valued = select(T).where(*clauses).order_by(*ordering).limit(limit)
+        if order.nullable:
             clauses = [*base, column.is_(None)]
             if cursor is not None and cursor.value is None:
                 clauses.append(task_id < cursor.task_id if desc else task_id > cursor.task_id)
-            stmt = (
+            nulls = (
                 select(T)
                 .where(*clauses)
                 .order_by(task_id.desc() if desc else task_id.asc())
-                .limit(limit - len(found))
+                .limit(limit)
             )
-            found += list((await session.scalars(stmt)).all())
+        return valued, nulls
+
+    async def _fetch(
+        self,
+        session: AsyncSession,
+        f: TaskFilter,
+        order: TaskOrder,
+        cursor: Cursor | None,
+        limit: int,
+    ) -> list[TaskRecord]:
+        valued, nulls = self.page_statements(f, order, cursor, limit)
+        found: list[TaskRecord] = []
+        if valued is not None:
+            found = list((await session.scalars(valued)).all())
+        if len(found) < limit and nulls is not None:
+            found += list((await session.scalars(nulls.limit(limit - len(found)))).all())
         return found
 
     async def count(self, f: TaskFilter, *, seconds: float = COUNT_SECONDS) -> int:

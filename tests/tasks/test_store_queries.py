@@ -3,6 +3,7 @@ PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from src.db.engine import create_engine
 from src.db.models.tasks import TaskRecord
 from src.errors import BadInput, DatabaseUnavailable
 from src.task_filter import TaskFilter, TaskState, TimeRange
+from src.task_store.db import QueryTimeout, bounded_session
 from src.task_store.filters import filter_clauses
 from src.task_store.ordering import TaskOrder, TaskOrderKey, encode_cursor
 from src.task_store.query import MAX_PAGE_SIZE, TaskStore
@@ -208,3 +210,18 @@ async def test_text_search_uses_the_trigram_index_on_postgresql(loaded: Loaded) 
         await conn.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(str(r[0]) for r in await conn.execute(text(f"EXPLAIN {sql}")))
     assert "ix_tasks_search_trgm" in plan, plan
+
+
+async def test_statements_past_their_time_limit_are_timeouts(loaded: Loaded) -> None:
+    slow = (
+        "SELECT pg_sleep(3)"
+        if loaded.kind == "postgresql"
+        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    )
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        async with bounded_session(loaded.store.sessions, 0.3, "slow") as session:
+            await session.execute(text(slow))
+    assert time.monotonic() - started < 2.5
+    # the pool's connections still work afterwards
+    assert await loaded.store.count(TaskFilter(ids=("t0001",))) == 1
