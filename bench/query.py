@@ -40,6 +40,7 @@ from src.db.migrations import upgrade
 from src.task_filter import TaskFilter, TaskState
 from src.task_store.ordering import TaskOrder, TaskOrderKey, decode_cursor
 from src.task_store.query import TaskStore
+from src.task_store.stats import task_stats
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TABLE = "celery_task_results_ext"
@@ -207,6 +208,16 @@ async def measure(store: TaskStore, runs: int) -> dict[str, tuple[list[float], l
         await store.count(f, seconds=30)
         counts.append((time.perf_counter() - began) * 1000)
     out["totalCount of the filtered page"] = (counts, counts)
+    for label, window in (("1 h", timedelta(hours=1)), ("24 h", timedelta(hours=24)),
+                          ("7 days", timedelta(days=7))):  # fmt: skip
+        took: list[float] = []
+        for i in range(5):
+            began = time.perf_counter()
+            await task_stats(
+                store, TaskFilter(names=(NAMES[i % 3],)) if i % 2 else TaskFilter(), window
+            )
+            took.append((time.perf_counter() - began) * 1000)
+        out[f"taskStats, {label} window"] = (took, took)
     return out
 
 
