@@ -62,11 +62,19 @@ async def time_limit(session: AsyncSession, seconds: float) -> AsyncIterator[Non
         return
     raw: Any = await connection.get_raw_connection()
     driver = raw.driver_connection
-    loop = asyncio.get_running_loop()
-    handle = loop.call_later(seconds, lambda: asyncio.ensure_future(driver.interrupt()))
+    active = True
+
+    async def interrupt() -> None:
+        if active:  # never interrupt a later user of this pooled connection
+            await driver.interrupt()
+
+    handle = asyncio.get_running_loop().call_later(
+        seconds, lambda: asyncio.ensure_future(interrupt())
+    )
     try:
         yield
     finally:
+        active = False
         handle.cancel()
 
 

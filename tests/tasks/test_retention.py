@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -78,3 +81,23 @@ async def test_zero_means_keep_everything(engine: AsyncEngine) -> None:
     await config.set(RETENTION_MAX_ROWS.name, 0, actor="test")
     assert await TaskRetention(engine, config).prune_once() == 0
     assert len(await ids(engine)) == 6
+
+
+async def test_background_loop_prunes_until_cancelled(engine: AsyncEngine) -> None:
+    await insert_rows(engine, rows(9, base=BASE - timedelta(days=400), prefix="bg"))
+    config = ConfigStore(session_factory(engine))
+    await config.set(RETENTION_DAYS.name, 30, actor="test")
+    retention = TaskRetention(
+        engine, config, batch_size=2, batch_pause=0, interval=0.05, first_delay=0
+    )
+    loop = asyncio.create_task(retention.run())
+    try:
+        deadline = time.monotonic() + 10
+        while await ids(engine):
+            assert time.monotonic() < deadline, "the loop did not prune"
+            await asyncio.sleep(0.05)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert loop.cancelled()
