@@ -9,6 +9,8 @@ it), then each field is rechecked so a match cannot straddle two fields; on SQLi
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, literal_column, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -33,9 +35,10 @@ def _range(column: InstrumentedAttribute[object], bounds: TimeRange) -> list[Col
     return clauses
 
 
-def text_clause(text: str, dialect: str) -> ColumnElement[bool]:
+def text_clause(text: str, dialect: str, *, entity: Any = T) -> ColumnElement[bool]:
+    """`text` in any of the text fields of `entity` (the table, or an alias of it)."""
     pattern = like_pattern(text)
-    per_field = or_(*(getattr(T, name).ilike(pattern, escape="\\") for name in TEXT_FIELDS))
+    per_field = or_(*(getattr(entity, name).ilike(pattern, escape="\\") for name in TEXT_FIELDS))
     if dialect == "postgresql":
         combined = literal_column(SEARCH_SQL).ilike(pattern, escape="\\")
         return and_(combined, per_field)

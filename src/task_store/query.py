@@ -8,17 +8,18 @@ Every statement runs under a time limit; the database being away is DATABASE_UNA
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from src.db.models.tasks import TaskRecord
 from src.errors import BadInput
 from src.task_filter import TaskFilter
 from src.task_store.db import bounded_session
-from src.task_store.filters import filter_clauses
+from src.task_store.filters import filter_clauses, text_clause
 from src.task_store.ordering import Cursor, TaskOrder, decode_cursor, encode_cursor
 
 T = TaskRecord
@@ -28,6 +29,7 @@ MAX_PAGE_SIZE = 200
 MAX_CHILDREN = 200
 PAGE_SECONDS = 5.0
 COUNT_SECONDS = 2.0
+TEXT_PROBE_ROWS = 5000  # see TaskStore._run
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,21 @@ def check_page_size(first: int | None) -> int:
     return first
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One keyset range scan: its conditions (text search apart), its order as (column key,
+    descending) pairs, the text to search, and its row limit."""
+
+    clauses: list[ColumnElement[bool]]
+    ordering: tuple[tuple[str, bool], ...]
+    text: str | None
+    limit: int
+
+
+def _ordering(entity: Any, keys: tuple[tuple[str, bool], ...]) -> list[Any]:
+    return [getattr(entity, k).desc() if desc else getattr(entity, k).asc() for k, desc in keys]
+
+
 class TaskStore:
     """Reads `celery_task_results_ext`; built per use from the process's engine (cheap)."""
 
@@ -97,16 +114,16 @@ class TaskStore:
         edges = [TaskEdge(encode_cursor(order, order.value_of(r), r.task_id), r) for r in records]
         return TaskPage(edges, has_next_page=has_next, has_previous_page=cursor is not None)
 
-    def page_statements(
+    def page_scans(
         self, f: TaskFilter, order: TaskOrder, cursor: Cursor | None, limit: int
-    ) -> tuple[Select[TaskRecord] | None, Select[TaskRecord] | None]:
-        """The two range scans of a page: rows with a sort value (None when the cursor is past
-        them) and rows without one (None for a column that is never null). The second runs only
-        when the first returns fewer than `limit` rows; its limit is what is left."""
+    ) -> list[Scan]:
+        """The range scans of a page, in order: rows with a sort value (left out when the
+        cursor is past them), then rows without one (only for a column that can be null). A
+        scan runs only when those before it returned fewer than `limit` rows."""
         column, desc = order.column, order.descending
-        base = self.where(f)
+        base = self.where(replace(f, text=None))
         task_id = T.task_id
-        valued = nulls = None
+        scans: list[Scan] = []
         if cursor is None or cursor.value is not None:
             clauses = list(base)
             if order.nullable:
@@ -115,19 +132,58 @@ class TaskStore:
                 mark = tuple_(literal(cursor.value, column.type), literal(cursor.task_id))
                 key = tuple_(column, task_id)
                 clauses.append(key < mark if desc else key > mark)
-            ordering = (column.desc(), task_id.desc()) if desc else (column.asc(), task_id.asc())
-            valued = select(T).where(*clauses).order_by(*ordering).limit(limit)
+            scans.append(Scan(clauses, ((column.key, desc), ("task_id", desc)), f.text, limit))
         if order.nullable:
             clauses = [*base, column.is_(None)]
             if cursor is not None and cursor.value is None:
                 clauses.append(task_id < cursor.task_id if desc else task_id > cursor.task_id)
-            nulls = (
-                select(T)
-                .where(*clauses)
-                .order_by(task_id.desc() if desc else task_id.asc())
-                .limit(limit)
-            )
-        return valued, nulls
+            scans.append(Scan(clauses, (("task_id", desc),), f.text, limit))
+        return scans
+
+    def statement(self, scan: Scan, limit: int | None = None) -> Select[TaskRecord]:
+        """One scan as a single statement (the text condition, if any, included)."""
+        clauses = list(scan.clauses)
+        if scan.text:
+            clauses.append(text_clause(scan.text, self.dialect))
+        return (
+            select(T)
+            .where(*clauses)
+            .order_by(*_ordering(T, scan.ordering))
+            .limit(scan.limit if limit is None else limit)
+        )
+
+    async def _run(self, session: AsyncSession, scan: Scan, limit: int) -> list[TaskRecord]:
+        if not (scan.text and self.dialect == "postgresql"):
+            return list((await session.scalars(self.statement(scan, limit))).all())
+        # Text search on PostgreSQL. Which plan wins depends on how common the text is, and
+        # the planner cannot estimate that for '%text%': common text is found fastest by
+        # walking the order's index and testing rows, rare text by the trigram index (cost
+        # proportional to the matches). So: test only the first TEXT_PROBE_ROWS rows of the
+        # order; if they hold a full page, that is the page; otherwise use the trigram index.
+        probe = (
+            select(T)
+            .where(*scan.clauses)
+            .order_by(*_ordering(T, scan.ordering))
+            .limit(TEXT_PROBE_ROWS)
+            .subquery("probe")
+        )
+        near = aliased(T, probe)
+        stmt = (
+            select(near)
+            .where(text_clause(scan.text, "any", entity=near))
+            .order_by(*_ordering(near, scan.ordering))
+            .limit(limit)
+        )
+        found = list((await session.scalars(stmt)).all())
+        if len(found) >= limit:
+            return found
+        await session.execute(text("SET LOCAL enable_indexscan = off"))
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        try:
+            return list((await session.scalars(self.statement(scan, limit))).all())
+        finally:
+            await session.execute(text("SET LOCAL enable_indexscan = on"))
+            await session.execute(text("SET LOCAL enable_seqscan = on"))
 
     async def _fetch(
         self,
@@ -137,12 +193,11 @@ class TaskStore:
         cursor: Cursor | None,
         limit: int,
     ) -> list[TaskRecord]:
-        valued, nulls = self.page_statements(f, order, cursor, limit)
         found: list[TaskRecord] = []
-        if valued is not None:
-            found = list((await session.scalars(valued)).all())
-        if len(found) < limit and nulls is not None:
-            found += list((await session.scalars(nulls.limit(limit - len(found)))).all())
+        for scan in self.page_scans(f, order, cursor, limit):
+            if len(found) >= limit:
+                break
+            found += await self._run(session, scan, limit - len(found))
         return found
 
     async def count(self, f: TaskFilter, *, seconds: float = COUNT_SECONDS) -> int:
@@ -180,6 +235,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_CHILDREN",
     "MAX_PAGE_SIZE",
+    "Scan",
     "TaskEdge",
     "TaskPage",
     "TaskStore",

@@ -15,6 +15,7 @@ from src.db.engine import create_engine
 from src.db.models.tasks import TaskRecord
 from src.errors import BadInput, DatabaseUnavailable
 from src.task_filter import TaskFilter, TaskState, TimeRange
+from src.task_store import query as query_module
 from src.task_store.db import QueryTimeout, bounded_session
 from src.task_store.filters import filter_clauses
 from src.task_store.ordering import TaskOrder, TaskOrderKey, encode_cursor
@@ -225,3 +226,23 @@ async def test_statements_past_their_time_limit_are_timeouts(loaded: Loaded) -> 
     assert time.monotonic() - started < 2.5
     # the pool's connections still work afterwards
     assert await loaded.store.count(TaskFilter(ids=("t0001",))) == 1
+
+
+@pytest.mark.parametrize("probe_rows", [3, 25, 5000])
+@pytest.mark.parametrize("key", [TaskOrderKey.SEEN, TaskOrderKey.FINISHED], ids=lambda k: k.value)
+async def test_text_pages_agree_whichever_plan_answers(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch, probe_rows: int, key: TaskOrderKey
+) -> None:
+    """On PostgreSQL a text page first tests the order's first rows, then asks the trigram
+    index; the pages must be the same whichever answers."""
+    monkeypatch.setattr(query_module, "TEXT_PROBE_ROWS", probe_rows)
+    for needle in ("'u1'", "mixed", "ok 1"):
+        f = TaskFilter(text=needle)
+        order = TaskOrder(key, descending=True)
+        want = [t for t in expected_order(loaded.rows, order) if f.matches(_row(loaded, t))]
+        assert want
+        assert await everything(loaded.store, f, order, 4) == want
+
+
+def _row(loaded: Loaded, task_id: str) -> dict[str, Any]:
+    return next(r for r in loaded.rows if r["task_id"] == task_id)
