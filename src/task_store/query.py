@@ -177,6 +177,8 @@ class TaskStore:
         found = list((await session.scalars(stmt)).all())
         if len(found) >= limit:
             return found
+        if len(scan.text) < 3:  # no trigram to look up: the planner's scan is the best there is
+            return list((await session.scalars(self.statement(scan, limit))).all())
         await session.execute(text("SET LOCAL enable_indexscan = off"))
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal_column, select
 
 from src.db.models.base import utcnow
 from src.db.models.tasks import TaskRecord
@@ -119,13 +119,11 @@ async def task_stats(
         by_state = await grouped(session, T.state)
         by_name = await grouped(session, T.name)
         by_exception = await grouped(session, _exception_type(dialect), T.exception.is_not(None))
-        total = int(
-            (await session.execute(select(func.count()).select_from(T).where(*where))).scalar_one()
-        )
         minute = _minute_of(T.finished_at, dialect).label("minute")
+        finished_in_window = and_(T.finished_at >= since, T.finished_at <= until)
         series_stmt = (
             select(minute, func.count())
-            .where(*where, T.finished_at >= since, T.finished_at <= until)
+            .where(*where, finished_in_window)
             .group_by(minute)
             .order_by(minute.desc())
             .limit(MAX_SERIES_POINTS)
@@ -134,35 +132,32 @@ async def task_stats(
             ThroughputPoint(datetime.fromtimestamp(int(m) * 60, tz=UTC), int(c))
             for m, c in reversed((await session.execute(series_stmt)).all())
         ]
-        finished_stmt = (
-            select(func.count())
-            .select_from(T)
-            .where(*where, T.finished_at >= since, T.finished_at <= until)
-        )
-        finished = int((await session.execute(finished_stmt)).scalar_one())
-        runtime_where = [*where, T.runtime.is_not(None)]
+        # One pass for the totals (and, on PostgreSQL, the percentiles).
+        figures: list[Any] = [
+            func.count(),
+            func.count().filter(finished_in_window),
+            func.count(T.runtime),
+        ]
         if dialect == "postgresql":
-            stmt = select(
-                func.count(),
-                *(
-                    func.percentile_cont(literal_column(repr(q))).within_group(T.runtime)
-                    for q in PERCENTILES
-                ),
-            ).where(*runtime_where)
-            row = (await session.execute(stmt)).one()
-            samples = int(row[0])
-            p50, p90, p99 = (None if v is None else float(v) for v in row[1:])
+            figures += [
+                func.percentile_cont(literal_column(repr(q))).within_group(T.runtime)
+                for q in PERCENTILES
+            ]
+        row = (await session.execute(select(*figures).where(*where))).one()
+        total, finished, samples = int(row[0]), int(row[1]), int(row[2])
+        if dialect == "postgresql":
+            p50, p90, p99 = (None if v is None else float(v) for v in row[3:])
         else:
             stmt_rt = (
                 select(T.runtime)
-                .where(*runtime_where)
+                .where(*where, T.runtime.is_not(None))
                 .order_by(T.seen_at.desc())
                 .limit(SQLITE_SAMPLE)
             )
             values = sorted(
                 float(v) for v in (await session.scalars(stmt_rt)).all() if v is not None
             )
-            samples = len(values)
+            samples = len(values)  # at most SQLITE_SAMPLE
             p50, p90, p99 = (percentile(values, q) for q in PERCENTILES)
     minutes = window.total_seconds() / 60
     return TaskStats(

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 
 from src.db.engine import create_engine
 from src.db.models.tasks import TaskRecord
@@ -136,3 +136,36 @@ async def test_task_query_errors_and_guards(
     missing = await gql(http, api.graphql_url, ONE, {"id": "no-such-task"}, token=viewer_token)
     assert missing.ok()["task"] is None
     assert "task-retention" in [name for name, _ in api.services._leader_jobs]
+
+
+async def test_total_count_is_counted_only_when_selected(
+    api: ApiServer,
+    http: httpx.AsyncClient,
+    viewer_token: str,
+    recorded: tuple[str, list[dict[str, Any]]],
+) -> None:
+    name, data = recorded
+    statements: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if name in str(parameters):  # only this test's queries (other loops share the engine)
+            statements.append(statement.lower())
+
+    engine = api.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        without = "query($f: TaskFilterInput) { tasks(filter: $f, first: 2) { edges { cursor } } }"
+        body = await gql(
+            http, api.graphql_url, without, {"f": {"names": [name]}}, token=viewer_token
+        )
+        assert len(body.ok()["tasks"]["edges"]) == 2
+        assert statements and not any("count(" in s for s in statements)
+        statements.clear()
+        with_count = "query($f: TaskFilterInput) { tasks(filter: $f, first: 2) { totalCount } }"
+        body = await gql(
+            http, api.graphql_url, with_count, {"f": {"names": [name]}}, token=viewer_token
+        )
+        assert body.ok()["tasks"]["totalCount"] == len(data)
+        assert any("count(" in s for s in statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
