@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.relay import PageInfo
 from strawberry.scalars import JSON
 
 from schema.context import Info
 from src.db.models.tasks import TaskRecord
+from src.errors import BadInput
 from src.task_filter import TaskFilter
 from src.task_store.ordering import TaskOrder as DomainOrder
 from src.task_store.ordering import TaskOrderKey
@@ -45,6 +48,38 @@ class TaskOrder(Enum):
 
 def store(info: Info) -> TaskStore:
     return TaskStore(info.context.services.engine)
+
+
+class _FamilyLoaders:
+    """Batches the parent and children lookups of one request's tasks (a page of 200 tasks
+    asking for parents and children costs two queries, not 400). No cache: a WebSocket
+    context lives long and must not serve stale rows."""
+
+    def __init__(self, source: TaskStore) -> None:
+        self.parents = DataLoader(self._parents, cache=False, max_batch_size=MAX_CHILDREN)
+        self.children = DataLoader(self._children, cache=False, max_batch_size=MAX_CHILDREN)
+        self.store = source
+
+    async def _parents(self, ids: list[str]) -> list[TaskRecord | None]:
+        found = await self.store.get_many(list(set(ids)))
+        return [found.get(i) for i in ids]
+
+    async def _children(self, keys: list[tuple[str, int]]) -> list[list[TaskRecord]]:
+        by_limit: dict[int, dict[str, list[TaskRecord]]] = {}
+        for limit in {limit for _, limit in keys}:
+            ids = [i for i, lim in keys if lim == limit]
+            by_limit[limit] = await self.store.children_of(ids, limit=limit)
+        return [by_limit[limit].get(i, []) for i, limit in keys]
+
+
+_loaders: WeakKeyDictionary[Any, _FamilyLoaders] = WeakKeyDictionary()
+
+
+def family(info: Info) -> _FamilyLoaders:
+    loaders = _loaders.get(info.context)
+    if loaders is None:
+        loaders = _loaders[info.context] = _FamilyLoaders(store(info))
+    return loaders
 
 
 @strawberry.type(description="One task as recorded from its events and result.")
@@ -121,12 +156,15 @@ class Task:
     async def parent(self, info: Info) -> Task | None:
         if not self.parent_id:
             return None
-        found = await store(info).get(self.parent_id)
+        found = await family(info).parents.load(self.parent_id)
         return Task.from_record(found) if found else None
 
     @strawberry.field(description=f"Tasks this one sent, oldest first (at most {MAX_CHILDREN}).")
     async def children(self, info: Info, first: int = 50) -> list[Task]:
-        return [Task.from_record(r) for r in await store(info).children(self.id, limit=first)]
+        if first < 0 or first > MAX_CHILDREN:
+            raise BadInput(f"first: between 0 and {MAX_CHILDREN}", field="first")
+        found = await family(info).children.load((self.id, first))
+        return [Task.from_record(r) for r in found]
 
 
 @strawberry.type(name="TaskEdge", description="A task and its position in the listing.")

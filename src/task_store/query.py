@@ -221,16 +221,33 @@ class TaskStore:
 
     async def children(self, task_id: str, *, limit: int = 50) -> list[TaskRecord]:
         """Tasks whose parent is `task_id`, oldest first, at most `limit` (<= MAX_CHILDREN)."""
+        return (await self.children_of([task_id], limit=limit)).get(task_id, [])
+
+    async def children_of(
+        self, parent_ids: list[str], *, limit: int = 50
+    ) -> dict[str, list[TaskRecord]]:
+        """The children of several tasks in one query: at most `limit` each, oldest first."""
         if limit < 0 or limit > MAX_CHILDREN:
             raise BadInput(f"first: between 0 and {MAX_CHILDREN}", field="first")
-        stmt = (
-            select(T)
-            .where(T.parent_id == task_id)
-            .order_by(T.seen_at.asc(), T.task_id.asc())
-            .limit(limit)
+        if not parent_ids or limit == 0:
+            return {}
+        rank = (
+            func.row_number()
+            .over(partition_by=T.parent_id, order_by=(T.seen_at.asc(), T.task_id.asc()))
+            .label("rank")
         )
+        ranked = select(T, rank).where(T.parent_id.in_(set(parent_ids))).subquery("ranked")
+        child = aliased(T, ranked)
+        stmt = (
+            select(child)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.parent_id, ranked.c.seen_at, ranked.c.task_id)
+        )
+        found: dict[str, list[TaskRecord]] = {}
         async with bounded_session(self.sessions, PAGE_SECONDS, "children") as session:
-            return list((await session.scalars(stmt)).all())
+            for record in (await session.scalars(stmt)).all():
+                found.setdefault(record.parent_id or "", []).append(record)
+        return found
 
 
 __all__ = [

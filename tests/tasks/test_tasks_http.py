@@ -169,3 +169,39 @@ async def test_total_count_is_counted_only_when_selected(
         assert any("count(" in s for s in statements)
     finally:
         event.remove(engine, "before_cursor_execute", spy)
+
+
+async def test_a_page_of_families_is_three_queries(
+    api: ApiServer,
+    http: httpx.AsyncClient,
+    viewer_token: str,
+    recorded: tuple[str, list[dict[str, Any]]],
+) -> None:
+    name, data = recorded
+    statements: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "celery_task_results_ext" in statement and not statement.lstrip().startswith("SET"):
+            statements.append(statement)
+
+    query = """
+    query($f: TaskFilterInput) {
+      tasks(filter: $f, first: 30, orderBy: SEEN_ASC) {
+        edges { node { id parent { id name } children(first: 2) { id } } }
+      }
+    }"""
+    engine = api.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        body = await gql(http, api.graphql_url, query, {"f": {"names": [name]}}, token=viewer_token)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    nodes = [e["node"] for e in body.ok()["tasks"]["edges"]]
+    assert [n["id"] for n in nodes] == [r["task_id"] for r in data]
+    for node, row in zip(nodes, data, strict=True):
+        assert (node["parent"] or {}).get("id") == row["parent_id"]
+        kids = sorted(
+            (r for r in data if r["parent_id"] == row["task_id"]), key=lambda r: r["task_id"]
+        )
+        assert [c["id"] for c in node["children"]] == [r["task_id"] for r in kids[:2]]
+    assert len(statements) <= 4, statements  # the page, the parents, the children (+1 spare)
