@@ -18,11 +18,12 @@ from strawberry.types import ExecutionContext
 from schema.errors import ErrorCodes, is_unexpected
 from schema.fields.queues import QueueQueries
 from schema.fields.system import SystemQueries
+from schema.fields.tasks import TaskQueries
 from schema.fields.workers import WorkerQueries
 
 
 @strawberry.type
-class Query(SystemQueries, WorkerQueries, QueueQueries):
+class Query(SystemQueries, WorkerQueries, QueueQueries, TaskQueries):
     pass
 
 

@@ -26,6 +26,7 @@ from src.control.inspector import Inspector
 from src.db.engine import create_engine, session_factory
 from src.monitoring import switch as _switch  # noqa: F401  (declares monitoring.enabled)
 from src.system_config import ConfigStore
+from src.task_store.retention import TaskRetention
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Services:
             else None
         )
         sessions = session_factory(engine)
-        return cls(
+        services = cls(
             settings=settings,
             app=app,
             tokens=TokenService(settings),
@@ -77,6 +78,8 @@ class Services:
             result_redis=result_redis,
             config=ConfigStore(sessions),
         )
+        services.run_as_leader("task-retention", TaskRetention(engine, services.config).run)
+        return services
 
     @property
     def broker_url(self) -> str:
