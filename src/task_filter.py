@@ -1,7 +1,7 @@
 """The one task filter, shared by the `tasks` query, task subscriptions, bulk previews and alerts.
 
 `TaskFilter` is plain data. `matches()` applies it to one task held in memory (a live event);
-`src/task_store/query.py` compiles the same filter to SQL. Empty fields do not constrain.
+`src/task_store/filters.py` compiles the same filter to SQL. Empty fields do not constrain.
 """
 
 from __future__ import annotations
