@@ -34,6 +34,8 @@ from typing import Any
 from broadcaster import Broadcast
 from broadcaster._backends.redis import RedisBackend
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from src.bus.base import ENVELOPE_VERSION, BusHealth, Channel
 from src.bus.fanout import Fanout, FanoutStats, Subscriber
@@ -53,7 +55,7 @@ class _SubscribeFirstBackend(RedisBackend):
 
     def __init__(self, url: str) -> None:  # replaces the parent's, on purpose
         self._conn = aioredis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_keepalive=True
+            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_keepalive=True, retry=_no_retry()
         )
         self._pubsub = self._conn.pubsub()
         self._ready = asyncio.Event()
@@ -67,6 +69,12 @@ class _SubscribeFirstBackend(RedisBackend):
     @property
     def listening(self) -> bool:
         return self._listener is not None and not self._listener.done()
+
+
+def _no_retry() -> Retry:
+    """redis-py's own retries (with multi-second backoff) would hide a dead Redis from the bus,
+    which retries itself, sooner, and tells subscribers."""
+    return Retry(NoBackoff(), 0)
 
 
 class _RateLimitedLog:
@@ -119,7 +127,7 @@ class _Connection:
             for pump in self.pumps:
                 if pump.done() and not pump.cancelled():
                     pump.exception()  # retrieved: the connection is being replaced anyway
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception):  # never CancelledError: stop() must be able to cancel
             await asyncio.wait_for(self._disconnect(), 2.0)
 
     async def _disconnect(self) -> None:
@@ -139,7 +147,7 @@ class RedisBus:
         queue_size: int = 256,
         canary_interval: float = 2.0,
         publish_timeout: float = 0.5,
-        max_backoff: float = 5.0,
+        max_backoff: float = 1.0,
         channels: Iterable[str] = tuple(Channel),
     ) -> None:
         self.url = url
@@ -154,6 +162,7 @@ class RedisBus:
             socket_timeout=max(publish_timeout, 0.1) * 2,
             socket_connect_timeout=max(publish_timeout, 0.1),
             max_connections=16,
+            retry=Retry(NoBackoff(), 1),  # once, at once: a pooled connection may be stale
         )
         self._connection: _Connection | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -209,8 +218,7 @@ class RedisBus:
     async def stop(self) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
-            with contextlib.suppress(BaseException):
-                await self._supervisor
+            await asyncio.wait({self._supervisor}, timeout=5.0)
             self._supervisor = None
         if self._connection is not None:
             await self._connection.close()
@@ -276,7 +284,6 @@ class RedisBus:
                 if not ready.done():
                     error = pump.exception() if pump.done() else None
                     raise ConnectionError(f"could not subscribe to {channel}: {error or 'timeout'}")
-            await self._publisher.ping()
         except BaseException:
             await conn.close()
             raise

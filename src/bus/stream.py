@@ -9,16 +9,18 @@ between is lost; and the stream ends with `Unauthenticated` when the caller's to
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from src.bus.base import Channel, EventBus
 from src.bus.fanout import MISSED_KIND
 from src.errors import AppError, ErrorCode, Unauthenticated
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,29 @@ class Missed:
 
 class TokenExpired(Unauthenticated):
     pass
+
+
+class PerMessage(Generic[V]):
+    """`build(message)` computed once per bus message and shared by every subscriber here.
+
+    A message reaches each local subscriber as the same dict, so the work of decoding it (and the
+    payload object built from it, which lets identical subscriptions share one GraphQL execution,
+    see schema/shared_results.py) is done once instead of once per subscriber."""
+
+    def __init__(self, build: Callable[[dict[str, Any]], V], size: int = 64) -> None:
+        self._build = build
+        self._size = size
+        self._memo: OrderedDict[int, tuple[dict[str, Any], V]] = OrderedDict()
+
+    def __call__(self, message: dict[str, Any]) -> V:
+        hit = self._memo.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        value = self._build(message)
+        self._memo[id(message)] = (message, value)  # holding the message keeps its id unique
+        while len(self._memo) > self._size:
+            self._memo.popitem(last=False)
+        return value
 
 
 async def stream(
@@ -84,4 +109,4 @@ async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
         raise TokenExpired("token expired: subscribe again with a fresh token") from None
 
 
-__all__ = ["Missed", "TokenExpired", "stream"]
+__all__ = ["Missed", "PerMessage", "TokenExpired", "stream"]
