@@ -29,8 +29,22 @@ def share_results(*types: type) -> None:
     _shareable.update(types)
 
 
-class _SharedEvent:
-    """Stands in for graphql-core's per-event executor: answers from the cache when it can."""
+class _Cached:
+    """graphql-core's per-event executor, when the result is already known: no copy, no work."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self._result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self._result
+
+
+class _Recording:
+    """graphql-core's per-event executor, keeping its result for the next subscribers."""
+
+    __slots__ = ("_executor", "_key", "_payload")
 
     def __init__(self, executor: Any, payload: Any, key: tuple[int, str]) -> None:
         self._executor = executor
@@ -38,9 +52,6 @@ class _SharedEvent:
         self._key = key
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        hit = _results.get(self._key)
-        if hit is not None and hit[0] is self._payload:
-            return hit[1]
         result = self._executor.execute_operation(serially)
         if isinstance(result, ExecutionResult) and not result.errors:
             _results[self._key] = (self._payload, result)  # the payload keeps its id unique
@@ -48,20 +59,20 @@ class _SharedEvent:
                 _results.popitem(last=False)
         return result
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._executor, name)
-
 
 class SharedResultsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     _operation_key: str | None = None
 
     def build_per_event_executor(self, payload: Any) -> Any:
-        executor = super().build_per_event_executor(payload)
         if type(payload) not in _shareable:
-            return executor
+            return super().build_per_event_executor(payload)
         if self._operation_key is None:
             self._operation_key = self._describe_operation()
-        return _SharedEvent(executor, payload, (id(payload), self._operation_key))
+        key = (id(payload), self._operation_key)
+        hit = _results.get(key)
+        if hit is not None and hit[0] is payload:
+            return _Cached(hit[1])
+        return _Recording(super().build_per_event_executor(payload), payload, key)
 
     def _describe_operation(self) -> str:
         loc = self.operation.loc

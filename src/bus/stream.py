@@ -31,6 +31,9 @@ class Missed:
     reason: str  # SLOW_CONSUMER or BUS_INTERRUPTED (src.bus.fanout)
 
 
+EXPIRED = "token expired: subscribe again with a fresh token"
+
+
 class TokenExpired(Unauthenticated):
     pass
 
@@ -74,21 +77,36 @@ async def stream(
     if not bus.health().enabled:
         raise AppError("subscriptions are not available: no event bus", code=ErrorCode.UNSUPPORTED)
     async with bus.subscribe(channel) as messages:  # type: ignore[arg-type]
-        if initial is not None:
-            for item in await _bounded(initial(), expires_at):
-                yield item
-        while True:
-            try:
-                message = await _bounded(anext(messages), expires_at)
-            except StopAsyncIteration:
-                return
-            if message.get("type") == MISSED_KIND:
-                data = message.get("data") or {}
-                yield Missed(count=data.get("count"), reason=str(data.get("reason")))
-                continue
-            change = transform(message)
-            if change is not None:
-                yield change
+        # One timer ends the subscriber at expiry (cheaper than a timeout around every read).
+        expire = getattr(messages, "expire", None)
+        timer = None
+        if expires_at is not None and expire is not None:
+            delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+            timer = asyncio.get_running_loop().call_later(delay, expire)
+        try:
+            if initial is not None:
+                for item in await _bounded(initial(), expires_at):
+                    yield item
+            while True:
+                try:
+                    if timer is None:
+                        message = await _bounded(anext(messages), expires_at)
+                    else:
+                        message = await anext(messages)
+                except StopAsyncIteration:
+                    if getattr(messages, "expired", False):
+                        raise TokenExpired(EXPIRED) from None
+                    return
+                if message.get("type") == MISSED_KIND:
+                    data = message.get("data") or {}
+                    yield Missed(count=data.get("count"), reason=str(data.get("reason")))
+                    continue
+                change = transform(message)
+                if change is not None:
+                    yield change
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
@@ -98,7 +116,7 @@ async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
     if remaining <= 0:
         if asyncio.iscoroutine(step):
             step.close()
-        raise TokenExpired("token expired: subscribe again with a fresh token")
+        raise TokenExpired(EXPIRED)
     deadline = asyncio.timeout(remaining)
     try:
         async with deadline:
@@ -106,7 +124,7 @@ async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
     except TimeoutError:
         if not deadline.expired():
             raise  # the step's own timeout, not the token's
-        raise TokenExpired("token expired: subscribe again with a fresh token") from None
+        raise TokenExpired(EXPIRED) from None
 
 
 __all__ = ["Missed", "PerMessage", "TokenExpired", "stream"]

@@ -341,3 +341,21 @@ async def test_subscribers_survive_a_redis_restart(database_url: str) -> None:
                 assert bus.health().reconnects >= 1
     finally:
         redis.stop()
+
+
+async def test_subscribers_sharing_an_event_get_their_own_selection(
+    api: ApiServer, viewer_token: str, redis_url: str
+) -> None:
+    """Identical operations share one execution per event; different ones must not."""
+    narrow = "subscription { taskEvents { ... on TaskEvent { taskId } } }"
+    wide = "subscription { taskEvents { ... on TaskEvent { taskId name queue } } }"
+    async with (
+        subscribed(api.graphql_url, viewer_token, narrow) as a,
+        subscribed(api.graphql_url, viewer_token, wide) as b,
+        subscribed(api.graphql_url, viewer_token, wide) as c,
+    ):
+        await eventually(lambda: api.services.bus.health().subscribers >= 3)
+        await publish(redis_url, Channel.TASKS, task("shared-1"))
+        got = [(await client.next())["taskEvents"] for client in (a, b, c)]
+    assert got[0] == {"taskId": "shared-1"}
+    assert got[1] == got[2] == {"taskId": "shared-1", "name": "demo.add", "queue": "health"}
