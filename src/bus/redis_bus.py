@@ -174,6 +174,7 @@ class RedisBus:
         self._last_error: str | None = None
         self._last_canary = 0.0
         self._publish_blocked_until = 0.0
+        self._stopping = False
         self._log = _RateLimitedLog()
 
     # -- the EventBus protocol ----------------------------------------------------------------
@@ -217,8 +218,12 @@ class RedisBus:
 
     async def stop(self) -> None:
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.wait({self._supervisor}, timeout=5.0)
+            self._stopping = True
+            deadline = time.monotonic() + 5.0
+            # Cancel until it ends: asyncio.wait_for in Python 3.11 can lose one cancellation.
+            while not self._supervisor.done() and time.monotonic() < deadline:
+                self._supervisor.cancel()
+                await asyncio.wait({self._supervisor}, timeout=0.2)
             self._supervisor = None
         if self._connection is not None:
             await self._connection.close()
@@ -291,7 +296,7 @@ class RedisBus:
 
     async def _supervise(self) -> None:
         backoff = INITIAL_BACKOFF
-        while True:
+        while not self._stopping:
             try:
                 self._connection = await self._connect()
             except asyncio.CancelledError:
