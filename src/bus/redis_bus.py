@@ -36,6 +36,7 @@ from broadcaster._backends.redis import RedisBackend
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.bus.base import ENVELOPE_VERSION, BusHealth, Channel
 from src.bus.fanout import Fanout, FanoutStats, Subscriber
@@ -157,13 +158,16 @@ class RedisBus:
         self._channels = [str(c) for c in channels]
         self._canary_channel = f"celery_admin.canary.{uuid.uuid4().hex}"
         self._fanout = Fanout(queue_size)
-        self._publisher = aioredis.Redis.from_url(
+        # A burst of publishes waits (within publish_timeout) for one of 16 connections.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=16,
+            timeout=publish_timeout,
             socket_timeout=max(publish_timeout, 0.1) * 2,
             socket_connect_timeout=max(publish_timeout, 0.1),
-            max_connections=16,
             retry=Retry(NoBackoff(), 1),  # once, at once: a pooled connection may be stale
         )
+        self._publisher = aioredis.Redis.from_pool(pool)
         self._connection: _Connection | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._first_connect = asyncio.Event()
@@ -193,7 +197,9 @@ class RedisBus:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._publish_blocked_until = time.monotonic() + min(1.0, self.max_backoff)
+            if isinstance(exc, ConnectionError | OSError | RedisConnectionError):
+                # Redis is unreachable: for a moment, drop without trying (no waiting producers).
+                self._publish_blocked_until = time.monotonic() + min(1.0, self.max_backoff)
             self._drop(_short(exc))
 
     @asynccontextmanager
