@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from redis import asyncio as aioredis
 from websockets.exceptions import InvalidStatus
@@ -24,7 +25,13 @@ from src.config import Settings
 from src.embedded_redis import EmbeddedRedis, free_port
 from tests.support.graphql import gql, mint
 from tests.support.publisher import publish_from_another_process
-from tests.support.servers import ApiServer, make_settings, redis_binary, running_api
+from tests.support.servers import (
+    TEST_JWT_SECRET,
+    ApiServer,
+    make_settings,
+    redis_binary,
+    running_api,
+)
 from tests.support.ws import LEGACY_WS, SubscriptionError, graphql_ws, subscribed
 
 TASK_EVENTS = """
@@ -210,6 +217,18 @@ async def test_connection_without_a_valid_token_is_closed_4403(
 ) -> None:
     async with graphql_ws(api.graphql_url) as client:
         answer = await client.init(payload)
+    assert answer == {"type": "closed", "code": 4403}
+
+
+async def test_token_without_a_known_role_is_refused(api: ApiServer) -> None:
+    """Below viewer there is no role: a well-signed token naming another role gets nowhere."""
+    guest = jwt.encode(
+        {"sub": "someone", "role": "guest", "exp": int(time.time()) + 600},
+        TEST_JWT_SECRET,
+        algorithm="HS256",
+    )
+    async with graphql_ws(api.graphql_url) as client:
+        answer = await client.init({"Authorization": f"Bearer {guest}"})
     assert answer == {"type": "closed", "code": 4403}
 
 
