@@ -17,13 +17,20 @@ from strawberry.types import ExecutionContext
 
 from schema.errors import ErrorCodes, is_unexpected
 from schema.fields.queues import QueueQueries
+from schema.fields.subscriptions import EventSubscriptions
 from schema.fields.system import SystemQueries
 from schema.fields.tasks import TaskQueries
 from schema.fields.workers import WorkerQueries
+from schema.shared_results import SharedResultsExecutionContext
 
 
 @strawberry.type
 class Query(SystemQueries, WorkerQueries, QueueQueries, TaskQueries):
+    pass
+
+
+@strawberry.type
+class Subscription(EventSubscriptions):
     pass
 
 
@@ -47,6 +54,8 @@ _LIMIT_RULES = [
 
 schema = Schema(
     query=Query,
+    subscription=Subscription,
+    execution_context_class=SharedResultsExecutionContext,
     # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
     # values lose their mapping); definition order is deterministic anyway.
     config=StrawberryConfig(),
@@ -60,4 +69,4 @@ schema = Schema(
     ],
 )
 
-__all__ = ["Query", "schema"]
+__all__ = ["Query", "Subscription", "schema"]
