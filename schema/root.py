@@ -9,13 +9,20 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import ErrorCodes, is_unexpected
+from schema.fields.audit import AuditQueries
+from schema.fields.control import ControlMutations, ControlQueries
 from schema.fields.queues import QueueQueries
 from schema.fields.system import SystemQueries
 from schema.fields.workers import WorkerQueries
 
 
 @strawberry.type
-class Query(SystemQueries, WorkerQueries, QueueQueries):
+class Query(SystemQueries, WorkerQueries, QueueQueries, AuditQueries, ControlQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(ControlMutations):
     pass
 
 
@@ -32,6 +39,7 @@ class Schema(strawberry.Schema):
 
 schema = Schema(
     query=Query,
+    mutation=Mutation,
     # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
     # values lose their mapping); definition order is deterministic anyway.
     config=StrawberryConfig(),
@@ -43,4 +51,4 @@ schema = Schema(
     ],
 )
 
-__all__ = ["Query", "schema"]
+__all__ = ["Mutation", "Query", "schema"]

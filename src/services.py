@@ -23,6 +23,7 @@ from src.bus import EventBus, NullBus
 from src.cluster import load_cluster_app
 from src.config import Settings
 from src.control.inspector import Inspector
+from src.control.plane import ControlPlane
 from src.db.engine import create_engine, session_factory
 from src.monitoring import switch as _switch  # noqa: F401  (declares monitoring.enabled)
 from src.system_config import ConfigStore
@@ -49,6 +50,7 @@ class Services:
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _leader_jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
     _worker_online_hooks: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    control: ControlPlane = field(init=False)  # audited control commands, revoke replay
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -61,7 +63,7 @@ class Services:
             else None
         )
         sessions = session_factory(engine)
-        return cls(
+        services = cls(
             settings=settings,
             app=app,
             tokens=TokenService(settings),
@@ -77,6 +79,8 @@ class Services:
             result_redis=result_redis,
             config=ConfigStore(sessions),
         )
+        services.control = ControlPlane.attach(services)
+        return services
 
     @property
     def broker_url(self) -> str:
@@ -122,13 +126,18 @@ class Services:
             self.spawn(name, job())
 
     async def _discovery_loop(self) -> None:
-        """Ping without a limit now and then, so inspect's `limit=` counts new workers too."""
+        """Ping without a limit now and then, so inspect's `limit=` counts new workers too.
+
+        A worker that did not answer the previous round and answers now has come (back) online,
+        even under a hostname seen before (a restart): worker-online hooks run for it."""
+        previous: set[str] = set()
         while True:
-            alive = set(self.inspector.recently_seen())
             with contextlib.suppress(Exception):
                 reply = await self.inspector.discover()
-                for hostname in sorted(set(reply.replies) - alive):
+                current = set(reply.replies)
+                for hostname in sorted(current - previous):
                     await self.worker_online(hostname)
+                previous = current
             await asyncio.sleep(DISCOVERY_INTERVAL)
 
     async def stop(self) -> None:
