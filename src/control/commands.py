@@ -529,9 +529,6 @@ async def _wait_stopped(plane: ControlPlane, hostnames: list[str], within: float
         return await plane.controller.ping(hostnames, wait=0.5)
 
     still, _ = await _poll(probe, lambda alive: not alive, within)
-    for host in hostnames:
-        if host not in still:
-            plane.services.inspector.forget_worker(host)
     return set(still)
 
 
