@@ -13,7 +13,10 @@ from tests.support.audit import audit_row
 from tests.support.graphql import gql
 from tests.support.servers import ApiServer, WorkerProcess
 
-PAYLOAD = "ok auditId errors { field message code } replies { hostname ok message } stateBefore stateAfter observed"
+PAYLOAD = (
+    "ok auditId errors { field message code } replies { hostname ok message }"
+    " stateBefore stateAfter observed"
+)
 
 
 def _pool_size(app: Celery, hostname: str) -> int:
