@@ -214,14 +214,19 @@ async def api_config_version(http: httpx.AsyncClient, api: ApiServer, token: str
 async def test_system_configuration_masks_secrets(
     api: ApiServer, http: httpx.AsyncClient, admin_token: str, viewer_token: str
 ) -> None:
-    api.services.app.conf.broker_transport_options = {
-        **(api.services.app.conf.broker_transport_options or {}),
-        "sentinel_kwargs": {"password": "hunter2"},
-    }
-    query = "{ systemConfiguration { celery entries { key description } } }"
-    data = (await gql(http, api.graphql_url, query, token=admin_token)).ok()["systemConfiguration"]
+    conf = api.services.app.conf
+    original = conf.broker_transport_options
+    conf.broker_transport_options = {**(original or {}), "sentinel_kwargs": {"password": "hunter2"}}
+    try:
+        query = "{ systemConfiguration { celery entries { key description } } }"
+        data = (await gql(http, api.graphql_url, query, token=admin_token)).ok()[
+            "systemConfiguration"
+        ]
+    finally:
+        conf.broker_transport_options = original
     assert data["celery"]["broker_url"].startswith("redis://")
     assert "hunter2" not in str(data["celery"])
+    assert data["celery"]["broker_transport_options"]["sentinel_kwargs"]["password"] == "********"
     assert any(e["key"] == "monitoring.enabled" for e in data["entries"])
     denied = await gql(http, api.graphql_url, query, token=viewer_token)
     assert denied.codes == ["FORBIDDEN"]

@@ -26,11 +26,11 @@ async def audit_rows(
     url: str,
     token: str,
     first: int = 20,
-    after: str | None = None,
+    cursor: str | None = None,
     **audit_filter: Any,
 ) -> list[dict[str, Any]]:
     """Newest first."""
-    variables = {"f": audit_filter or None, "first": first, "after": after}
+    variables = {"f": audit_filter or None, "first": first, "after": cursor}
     data = (await gql(http, url, AUDIT_LOGS, variables, token=token)).ok()
     return [edge["node"] for edge in data["auditLogs"]["edges"]]
 
