@@ -39,28 +39,24 @@ class SelectionStore:
         token = secrets.token_urlsafe(24)
         expires_at = datetime.now(UTC) + timedelta(seconds=TTL_SECONDS)
         body = {"purpose": purpose, "ids": task_ids, "subject": subject}
-        await self.redis.set(PREFIX + token, json.dumps(body), ex=TTL_SECONDS)
+        await self.redis.set(f"{PREFIX}{purpose}:{token}", json.dumps(body), ex=TTL_SECONDS)
         return Selection(token, purpose, task_ids, expires_at, subject)
 
     async def take(self, token: str, purpose: str) -> Selection:
         """The selection, consumed; BAD_INPUT when unknown, expired, used or for another action."""
         if not token or len(token) > 128:
             raise BadInput("selectionToken: not a selection token", field="selectionToken")
+        key = f"{PREFIX}{purpose}:{token}"  # a token of another action is simply unknown here
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(PREFIX + token)
-            pipe.delete(PREFIX + token)
+            pipe.get(key)
+            pipe.delete(key)
             raw, _ = await pipe.execute()
         if raw is None:
             raise BadInput(
-                "selectionToken: unknown, expired or already used; preview again",
+                f"selectionToken: unknown, expired or already used for {purpose}; preview again",
                 field="selectionToken",
             )
         body = json.loads(raw)
-        if body.get("purpose") != purpose:
-            raise BadInput(
-                f"selectionToken: made for {body.get('purpose')}, not {purpose}",
-                field="selectionToken",
-            )
         return Selection(token, purpose, list(body["ids"]), datetime.now(UTC), body.get("subject"))
 
 

@@ -287,3 +287,34 @@ async def test_retry_tasks_by_selection_uses_stored_args(
         "revokeTasks"
     ]
     assert wrong["errors"][0]["code"] == "BAD_INPUT"
+
+
+async def test_an_expired_selection_token_is_refused(
+    api: ApiServer,
+    settings: Settings,
+    redis_server: EmbeddedRedis,
+    http: httpx.AsyncClient,
+    admin_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from redis import Redis
+
+    from src.control import selection
+
+    monkeypatch.setattr(selection, "TTL_SECONDS", 1)
+    task_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    await _insert_tasks(settings, TaskRecord(task_id=task_id, state="PENDING", seen_at=now))
+    preview = (
+        await gql(http, api.graphql_url, REVOKE_TASKS, {"f": {"ids": [task_id]}}, token=admin_token)
+    ).ok()["revokeTasks"]
+    token = preview["selection"]["token"]
+    broker = Redis.from_url(f"{redis_server.url}/0")
+    await asyncio.to_thread(
+        wait_for, lambda: not broker.exists(f"{selection.PREFIX}revoke:{token}"), 5
+    )
+    expired = (
+        await gql(http, api.graphql_url, REVOKE_TASKS, {"t": token}, token=admin_token)
+    ).ok()["revokeTasks"]
+    assert expired["ok"] is False and expired["errors"][0]["code"] == "BAD_INPUT"
+    assert expired["taskIds"] == []
