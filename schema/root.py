@@ -13,11 +13,12 @@ from schema.fields.audit import AuditQueries
 from schema.fields.control import ControlMutations, ControlQueries
 from schema.fields.queues import QueueQueries
 from schema.fields.system import SystemQueries
+from schema.fields.tasks import TaskQueries
 from schema.fields.workers import WorkerQueries
 
 
 @strawberry.type
-class Query(SystemQueries, WorkerQueries, QueueQueries, AuditQueries, ControlQueries):
+class Query(SystemQueries, WorkerQueries, QueueQueries, TaskQueries, AuditQueries, ControlQueries):
     pass
 
 

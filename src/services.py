@@ -27,6 +27,7 @@ from src.control.plane import ControlPlane
 from src.db.engine import create_engine, session_factory
 from src.monitoring import switch as _switch  # noqa: F401  (declares monitoring.enabled)
 from src.system_config import ConfigStore
+from src.task_store.retention import TaskRetention
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Services:
             config=ConfigStore(sessions),
         )
         services.control = ControlPlane.attach(services)
+        services.run_as_leader("task-retention", TaskRetention(engine, services.config).run)
         return services
 
     @property

@@ -120,26 +120,38 @@ def _create_task_results_ext() -> None:
     sa.PrimaryKeyConstraint('task_id', name=op.f('pk_celery_task_results_ext'))
     )
     with op.batch_alter_table('celery_task_results_ext', schema=None) as batch_op:
-        batch_op.create_index('ix_tasks_finished', ['finished_at'], unique=False)
+        batch_op.create_index('ix_tasks_finished', ['finished_at', 'task_id'], unique=False)
         batch_op.create_index('ix_tasks_name_seen', ['name', 'seen_at', 'task_id'], unique=False)
-        batch_op.create_index('ix_tasks_parent', ['parent_id'], unique=False)
+        batch_op.create_index('ix_tasks_parent', ['parent_id', 'seen_at', 'task_id'], unique=False)
         batch_op.create_index('ix_tasks_queue_seen', ['queue', 'seen_at', 'task_id'], unique=False)
+        batch_op.create_index('ix_tasks_received', ['received_at', 'task_id'], unique=False)
         batch_op.create_index('ix_tasks_root', ['root_id'], unique=False)
+        batch_op.create_index('ix_tasks_runtime', ['runtime', 'task_id'], unique=False)
         batch_op.create_index('ix_tasks_seen', ['seen_at', 'task_id'], unique=False)
+        batch_op.create_index('ix_tasks_started', ['started_at', 'task_id'], unique=False)
+        batch_op.create_index('ix_tasks_state_name_seen', ['state', 'name', 'seen_at', 'task_id'], unique=False)
         batch_op.create_index('ix_tasks_state_seen', ['state', 'seen_at', 'task_id'], unique=False)
         batch_op.create_index('ix_tasks_worker_seen', ['worker', 'seen_at', 'task_id'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        # Text search in args/kwargs/result/exception: a trigram GIN index on the same expression
+        # as src.db.models.tasks.SEARCH_SQL (keep the two identical), used by ILIKE '%text%'.
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+        op.execute(
+            "CREATE INDEX ix_tasks_search_trgm ON celery_task_results_ext USING gin "
+            "((coalesce(args, '') || ' ' || coalesce(kwargs, '') || ' ' || coalesce(result, '')"
+            " || ' ' || coalesce(exception, '')) gin_trgm_ops)"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP INDEX IF EXISTS ix_tasks_search_trgm')
     with op.batch_alter_table('celery_task_results_ext', schema=None) as batch_op:
-        batch_op.drop_index('ix_tasks_worker_seen')
-        batch_op.drop_index('ix_tasks_state_seen')
-        batch_op.drop_index('ix_tasks_seen')
-        batch_op.drop_index('ix_tasks_root')
-        batch_op.drop_index('ix_tasks_queue_seen')
-        batch_op.drop_index('ix_tasks_parent')
-        batch_op.drop_index('ix_tasks_name_seen')
-        batch_op.drop_index('ix_tasks_finished')
+        for name in ('ix_tasks_worker_seen', 'ix_tasks_state_seen', 'ix_tasks_state_name_seen',
+                     'ix_tasks_started', 'ix_tasks_seen', 'ix_tasks_runtime', 'ix_tasks_root',
+                     'ix_tasks_received', 'ix_tasks_queue_seen', 'ix_tasks_parent',
+                     'ix_tasks_name_seen', 'ix_tasks_finished'):
+            batch_op.drop_index(name)
 
     op.drop_table('celery_task_results_ext')
     op.drop_table('celery_system_config')

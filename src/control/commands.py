@@ -529,6 +529,9 @@ async def _wait_stopped(plane: ControlPlane, hostnames: list[str], within: float
         return await plane.controller.ping(hostnames, wait=0.5)
 
     still, _ = await _poll(probe, lambda alive: not alive, within)
+    for host in hostnames:
+        if host not in still:
+            plane.services.inspector.mark_offline(host)
     return set(still)
 
 

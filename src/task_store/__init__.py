@@ -1,1 +1,4 @@
-"""Tasks in `celery_task_results_ext`: filters compiled to SQL."""
+"""Task history queries over `celery_task_results_ext`: filters, keyset pages, stats, retention.
+
+Everything here is plain async SQLAlchemy on PostgreSQL and SQLite; nothing knows GraphQL.
+"""

@@ -1,4 +1,10 @@
-"""`celery_task_results_ext`: one row per task, merged from events and results."""
+"""`celery_task_results_ext`: one row per task, merged from events and results.
+
+Indexes follow the task queries (src/task_store): every listing order is a btree on
+`(sort column, task_id)` so keyset pages are index range scans, and the common filters lead a
+`(..., seen_at, task_id)` index. On PostgreSQL the migration adds a pg_trgm GIN index on
+`SEARCH_SQL` (the text-search expression); it is not declared here because SQLite has no GIN.
+"""
 
 from __future__ import annotations
 
@@ -51,13 +57,26 @@ class TaskRecord(Base):
     __table_args__ = (
         Index("ix_tasks_seen", "seen_at", "task_id"),
         Index("ix_tasks_state_seen", "state", "seen_at", "task_id"),
+        Index("ix_tasks_state_name_seen", "state", "name", "seen_at", "task_id"),
         Index("ix_tasks_name_seen", "name", "seen_at", "task_id"),
         Index("ix_tasks_queue_seen", "queue", "seen_at", "task_id"),
         Index("ix_tasks_worker_seen", "worker", "seen_at", "task_id"),
-        Index("ix_tasks_finished", "finished_at"),
-        Index("ix_tasks_parent", "parent_id"),
+        Index("ix_tasks_received", "received_at", "task_id"),
+        Index("ix_tasks_started", "started_at", "task_id"),
+        Index("ix_tasks_finished", "finished_at", "task_id"),
+        Index("ix_tasks_runtime", "runtime", "task_id"),
+        Index("ix_tasks_parent", "parent_id", "seen_at", "task_id"),
         Index("ix_tasks_root", "root_id"),
     )
 
 
-__all__ = ["TaskRecord"]
+# The text-search expression (args, kwargs, result, exception), as SQL text so that PostgreSQL
+# matches it against the trigram index of the same text in the migration. Keep them identical.
+SEARCH_SQL = (
+    "(coalesce(args, '') || ' ' || coalesce(kwargs, '') || ' ' || coalesce(result, '')"
+    " || ' ' || coalesce(exception, ''))"
+)
+SEARCH_INDEX = "ix_tasks_search_trgm"
+
+
+__all__ = ["SEARCH_INDEX", "SEARCH_SQL", "TaskRecord"]

@@ -1,0 +1,243 @@
+"""Task history types: one task with its family, a keyset connection of tasks, and statistics.
+
+`TaskConnection` is written here rather than taken from `strawberry.relay.ListConnection`, which
+slices by offset: its cursors are keyset positions (stable under inserts) and `totalCount` is only
+counted when a query selects it. `PageInfo` is Strawberry's Relay type, shared by every connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.relay import PageInfo
+from strawberry.scalars import JSON
+
+from schema.context import Info
+from src.db.models.tasks import TaskRecord
+from src.task_filter import TaskFilter
+from src.task_store.ordering import TaskOrder as DomainOrder
+from src.task_store.ordering import TaskOrderKey
+from src.task_store.query import MAX_CHILDREN, TaskPage, TaskStore
+from src.task_store.stats import TaskStats as DomainStats
+
+
+@strawberry.enum(description="How tasks are listed; ties are broken by task id.")
+class TaskOrder(Enum):
+    SEEN_DESC = "seen_desc"
+    SEEN_ASC = "seen_asc"
+    RECEIVED_DESC = "received_desc"
+    RECEIVED_ASC = "received_asc"
+    STARTED_DESC = "started_desc"
+    STARTED_ASC = "started_asc"
+    FINISHED_DESC = "finished_desc"
+    FINISHED_ASC = "finished_asc"
+    RUNTIME_DESC = "runtime_desc"
+    RUNTIME_ASC = "runtime_asc"
+
+    def to_domain(self) -> DomainOrder:
+        key, direction = self.value.rsplit("_", 1)
+        return DomainOrder(TaskOrderKey(key), descending=direction == "desc")
+
+
+def store(info: Info) -> TaskStore:
+    return TaskStore(info.context.services.engine)
+
+
+@strawberry.type(description="One task as recorded from its events and result.")
+class Task:
+    id: str
+    name: str | None
+    state: str = strawberry.field(description="A TaskState value.")
+    queue: str | None
+    exchange: str | None
+    routing_key: str | None
+    worker: str | None
+    args: str | None = strawberry.field(description="Positional arguments (repr, may be cut).")
+    kwargs: str | None = strawberry.field(description="Keyword arguments (repr, may be cut).")
+    args_json: JSON | None = strawberry.field(description="Exact arguments, when known.")
+    kwargs_json: JSON | None = strawberry.field(description="Exact keyword arguments, when known.")
+    result: str | None
+    exception: str | None
+    traceback: str | None
+    retries: int
+    eta: datetime | None
+    expires: datetime | None
+    sent_at: datetime | None
+    received_at: datetime | None
+    started_at: datetime | None
+    succeeded_at: datetime | None
+    failed_at: datetime | None
+    retried_at: datetime | None
+    revoked_at: datetime | None
+    finished_at: datetime | None
+    runtime: float | None = strawberry.field(description="Seconds the task ran.")
+    parent_id: str | None
+    root_id: str | None
+    group_id: str | None
+    last_event_at: datetime | None
+    seen_at: datetime = strawberry.field(description="When the task was first seen.")
+
+    @classmethod
+    def from_record(cls, r: TaskRecord) -> Task:
+        return cls(
+            id=r.task_id,
+            name=r.name,
+            state=r.state,
+            queue=r.queue,
+            exchange=r.exchange,
+            routing_key=r.routing_key,
+            worker=r.worker,
+            args=r.args,
+            kwargs=r.kwargs,
+            args_json=r.args_json,
+            kwargs_json=r.kwargs_json,
+            result=r.result,
+            exception=r.exception,
+            traceback=r.traceback,
+            retries=r.retries or 0,
+            eta=r.eta,
+            expires=r.expires,
+            sent_at=r.sent_at,
+            received_at=r.received_at,
+            started_at=r.started_at,
+            succeeded_at=r.succeeded_at,
+            failed_at=r.failed_at,
+            retried_at=r.retried_at,
+            revoked_at=r.revoked_at,
+            finished_at=r.finished_at,
+            runtime=r.runtime,
+            parent_id=r.parent_id,
+            root_id=r.root_id,
+            group_id=r.group_id,
+            last_event_at=r.last_event_at,
+            seen_at=r.seen_at,
+        )
+
+    @strawberry.field(description="The task that sent this one; null when none or not recorded.")
+    async def parent(self, info: Info) -> Task | None:
+        if not self.parent_id:
+            return None
+        found = await store(info).get(self.parent_id)
+        return Task.from_record(found) if found else None
+
+    @strawberry.field(description=f"Tasks this one sent, oldest first (at most {MAX_CHILDREN}).")
+    async def children(self, info: Info, first: int = 50) -> list[Task]:
+        return [Task.from_record(r) for r in await store(info).children(self.id, limit=first)]
+
+
+@strawberry.type(name="TaskEdge", description="A task and its position in the listing.")
+class TaskEdge:
+    cursor: str
+    node: Task
+
+
+@dataclass
+class _CountQuery:
+    store: TaskStore
+    filter: TaskFilter
+
+
+@strawberry.type(description="A page of tasks (Relay connection with keyset cursors).")
+class TaskConnection:
+    edges: list[TaskEdge]
+    page_info: PageInfo
+    _count: strawberry.Private[_CountQuery]
+
+    @strawberry.field(
+        description="Tasks matching the filter, all pages together; counted only when asked "
+        "for, and a TIMEOUT error (null) when counting takes over 2 seconds."
+    )
+    async def total_count(self) -> int | None:
+        return await self._count.store.count(self._count.filter)
+
+    @classmethod
+    def from_page(cls, page: TaskPage, store: TaskStore, f: TaskFilter) -> TaskConnection:
+        return cls(
+            edges=[TaskEdge(cursor=e.cursor, node=Task.from_record(e.record)) for e in page.edges],
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.start_cursor,
+                end_cursor=page.end_cursor,
+            ),
+            _count=_CountQuery(store, f),
+        )
+
+
+@strawberry.type(description="How many tasks share one value (state, name or exception type).")
+class TaskCount:
+    key: str | None
+    count: int
+
+
+@strawberry.type(description="Tasks finished in one minute.")
+class ThroughputPoint:
+    minute: datetime
+    finished: int
+
+
+@strawberry.type(description="Runtime percentiles in seconds (null without finished tasks).")
+class RuntimePercentiles:
+    samples: int = strawberry.field(description="Runtimes the percentiles were computed from.")
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+@strawberry.type(description="Statistics of the tasks matching a filter, first seen in a window.")
+class TaskStats:
+    since: datetime
+    until: datetime
+    total: int
+    by_state: list[TaskCount]
+    by_name: list[TaskCount] = strawberry.field(description="The 50 most frequent names.")
+    by_exception: list[TaskCount] = strawberry.field(
+        description="The 50 most frequent exception types."
+    )
+    finished: int = strawberry.field(description="Tasks that finished inside the window.")
+    throughput_per_minute: float = strawberry.field(
+        description="Finished tasks per minute, averaged over the window."
+    )
+    throughput: list[ThroughputPoint] = strawberry.field(
+        description="Finished tasks per minute (minutes with none are left out; last 1440)."
+    )
+    runtime: RuntimePercentiles
+
+    @classmethod
+    def from_domain(cls, s: DomainStats) -> TaskStats:
+        def counts(items: Any) -> list[TaskCount]:
+            return [TaskCount(key=c.key, count=c.count) for c in items]
+
+        return cls(
+            since=s.since,
+            until=s.until,
+            total=s.total,
+            by_state=counts(s.by_state),
+            by_name=counts(s.by_name),
+            by_exception=counts(s.by_exception),
+            finished=s.finished,
+            throughput_per_minute=s.throughput_per_minute,
+            throughput=[
+                ThroughputPoint(minute=p.minute, finished=p.finished) for p in s.throughput
+            ],
+            runtime=RuntimePercentiles(
+                samples=s.runtime_samples, p50=s.runtime_p50, p90=s.runtime_p90, p99=s.runtime_p99
+            ),
+        )
+
+
+__all__ = [
+    "RuntimePercentiles",
+    "Task",
+    "TaskConnection",
+    "TaskCount",
+    "TaskEdge",
+    "TaskOrder",
+    "TaskStats",
+    "ThroughputPoint",
+    "store",
+]
