@@ -139,6 +139,8 @@ class Services:
                 current = set(reply.replies)
                 for hostname in sorted(current - previous):
                     await self.worker_online(hostname)
+                for hostname in previous - current:  # silent for a whole ping: offline
+                    self.inspector.mark_offline(hostname)
                 previous = current
             await asyncio.sleep(DISCOVERY_INTERVAL)
 

@@ -12,19 +12,28 @@ import pytest
 from celery import Celery
 
 from src.embedded_redis import EmbeddedRedis
-from tests.support.servers import WorkerProcess
+from tests.support.servers import ApiServer, WorkerProcess
 
 CTL_QUEUE = "ctl_q"
 
 
 @pytest.fixture(scope="package")
-def ctl_worker(redis_server: EmbeddedRedis, celery_client: Celery) -> Iterator[WorkerProcess]:
+def ctl_worker(
+    redis_server: EmbeddedRedis, celery_client: Celery, api: ApiServer
+) -> Iterator[WorkerProcess]:
     worker = WorkerProcess(redis_server, f"ctl-{uuid.uuid4().hex[:6]}@tests", queues=CTL_QUEUE)
     try:
         worker.wait_ready(celery_client)
         yield worker
     finally:
-        worker.stop()
+        stop_worker(api, worker)
+
+
+def stop_worker(api: ApiServer, worker: WorkerProcess) -> None:
+    """Stop our own worker and tell the session API at once (so its broadcasts stop waiting for
+    it), rather than leaving that to the next discovery round."""
+    worker.stop()
+    api.services.inspector.mark_offline(worker.hostname)
 
 
 def wait_for(probe: Any, timeout: float = 15.0, interval: float = 0.1) -> Any:

@@ -15,7 +15,7 @@ from src.config import Settings
 from src.db.engine import create_engine, session_factory
 from src.db.models import TaskRecord
 from src.embedded_redis import EmbeddedRedis
-from tests.control.conftest import CTL_QUEUE, wait_for
+from tests.control.conftest import CTL_QUEUE, stop_worker, wait_for
 from tests.support.audit import audit_row
 from tests.support.graphql import gql
 from tests.support.servers import ApiServer, WorkerProcess
@@ -153,7 +153,7 @@ async def test_revoke_survives_a_worker_that_was_down(
         await asyncio.to_thread(wait_for, lambda: result.state == "REVOKED", 25)
         assert "succeeded" not in worker.log.read_text()
     finally:
-        worker.stop()
+        stop_worker(api, worker)
 
 
 async def test_revoke_tasks_runs_exactly_the_previewed_selection(

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from celery import Celery
 
+from tests.control.conftest import stop_worker
 from tests.support.audit import audit_row
 from tests.support.graphql import gql
 from tests.support.servers import ApiServer, WorkerProcess
@@ -194,4 +195,4 @@ async def test_autoscale_on_a_worker_started_with_autoscale(
         assert payload["stateAfter"]["scaler@tests"]["max"] == 5
         assert payload["stateAfter"]["scaler@tests"]["min"] == 2
     finally:
-        worker.stop()
+        stop_worker(api, worker)
