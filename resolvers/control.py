@@ -140,7 +140,11 @@ async def revoke_tasks(
             )
         assert selection_token is not None
         return await commands.revoke_selection(
-            plane, selection_token, terminate=terminate, signal=signal
+            plane,
+            selection_token,
+            subject=principal.subject,
+            terminate=terminate,
+            signal=signal,
         )
 
     return await run_audited(
@@ -197,7 +201,7 @@ async def retry_tasks(
                 sample=sample_size,
             )
         assert selection_token is not None
-        return await commands.retry_selection(plane, selection_token)
+        return await commands.retry_selection(plane, selection_token, subject=principal.subject)
 
     return await run_audited(
         info,

@@ -214,6 +214,11 @@ async def preview_selection(
     if len(rows) > MAX_SELECTION:
         raise BadInput(f"filter matches more than {MAX_SELECTION} tasks; narrow it", field="filter")
     ids = [r.task_id for r in rows]
+    if purpose == "retry" and len(ids) > MAX_RETRY_SELECTION:
+        raise BadInput(
+            f"filter matches {len(ids)} tasks; at most {MAX_RETRY_SELECTION} are retried at once",
+            field="filter",
+        )
     selection = await plane.selections.create(purpose, ids, subject)
     samples = [
         {"id": r.task_id, "name": r.name, "state": r.state, "queue": r.queue, "worker": r.worker}
@@ -231,10 +236,10 @@ async def preview_selection(
 
 
 async def revoke_selection(
-    plane: ControlPlane, token: str, *, terminate: bool, signal: str | None
+    plane: ControlPlane, token: str, *, subject: str | None, terminate: bool, signal: str | None
 ) -> CommandResult:
     signame = normalize_signal(signal)
-    selection = await plane.selections.take(token, "revoke")
+    selection = await plane.selections.take(token, "revoke", subject)
     if selection.task_ids:
         await _record_revokes(plane, selection.task_ids)
         replies = await plane.controller.command(
@@ -291,12 +296,8 @@ async def retry_task(plane: ControlPlane, task_id: str) -> CommandResult:
     )
 
 
-async def retry_selection(plane: ControlPlane, token: str) -> CommandResult:
-    selection = await plane.selections.take(token, "retry")
-    if len(selection.task_ids) > MAX_RETRY_SELECTION:
-        raise BadInput(
-            f"at most {MAX_RETRY_SELECTION} tasks are retried at once", field="selectionToken"
-        )
+async def retry_selection(plane: ControlPlane, token: str, *, subject: str | None) -> CommandResult:
+    selection = await plane.selections.take(token, "retry", subject)
     retried: dict[str, str] = {}
     errors: list[AppError] = []
     for task_id in selection.task_ids:

@@ -42,21 +42,27 @@ class SelectionStore:
         await self.redis.set(f"{PREFIX}{purpose}:{token}", json.dumps(body), ex=TTL_SECONDS)
         return Selection(token, purpose, task_ids, expires_at, subject)
 
-    async def take(self, token: str, purpose: str) -> Selection:
-        """The selection, consumed; BAD_INPUT when unknown, expired, used or for another action."""
+    async def take(self, token: str, purpose: str, subject: str | None) -> Selection:
+        """The selection, consumed; BAD_INPUT when unknown, expired, used, for another action or
+        previewed by someone else (what runs is what its caller saw)."""
         if not token or len(token) > 128:
             raise BadInput("selectionToken: not a selection token", field="selectionToken")
         key = f"{PREFIX}{purpose}:{token}"  # a token of another action is simply unknown here
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(key)
-            pipe.delete(key)
-            raw, _ = await pipe.execute()
+        gone = BadInput(
+            f"selectionToken: unknown, expired or already used for {purpose}; preview again",
+            field="selectionToken",
+        )
+        raw = await self.redis.get(key)
         if raw is None:
+            raise gone
+        body = json.loads(raw)
+        if body.get("subject") != subject:
             raise BadInput(
-                f"selectionToken: unknown, expired or already used for {purpose}; preview again",
+                "selectionToken: previewed by someone else; preview it yourself",
                 field="selectionToken",
             )
-        body = json.loads(raw)
+        if not await self.redis.delete(key):  # two callers at once: only one deletes it
+            raise gone
         return Selection(token, purpose, list(body["ids"]), datetime.now(UTC), body.get("subject"))
 
 

@@ -11,13 +11,14 @@ import psutil
 import pytest
 from celery import Celery
 
+from src.auth.roles import Role
 from src.config import Settings
 from src.db.engine import create_engine, session_factory
 from src.db.models import TaskRecord
 from src.embedded_redis import EmbeddedRedis
 from tests.control.conftest import CTL_QUEUE, stop_worker, wait_for
 from tests.support.audit import audit_row
-from tests.support.graphql import gql
+from tests.support.graphql import gql, mint
 from tests.support.servers import ApiServer, WorkerProcess
 
 REVOKE = """
@@ -179,6 +180,11 @@ async def test_revoke_tasks_runs_exactly_the_previewed_selection(
     # a task matching the filter after the preview is not part of the selection
     late = str(uuid.uuid4())
     await _insert_tasks(settings, TaskRecord(task_id=late, name=name, state="PENDING", seen_at=now))
+    other_admin = mint(settings, Role.ADMIN, subject="another-admin")
+    stolen = (
+        await gql(http, api.graphql_url, REVOKE_TASKS, {"t": selection["token"]}, token=other_admin)
+    ).ok()["revokeTasks"]
+    assert stolen["ok"] is False and "someone else" in stolen["errors"][0]["message"]
 
     done = (
         await gql(http, api.graphql_url, REVOKE_TASKS, {"t": selection["token"]}, token=admin_token)
