@@ -57,8 +57,11 @@ class Controller:
         reply: bool = True,
         wait: float | None = None,
     ) -> dict[str, Any]:
-        """Broadcast `command`; with reply, {hostname: raw reply} of those that answered."""
-        limit = len(destination) if destination else (self.inspector.known_worker_count() or None)
+        """Broadcast `command`; with reply, {hostname: raw reply} of those that answered.
+
+        To named workers it returns once each has answered; to every worker it waits the whole
+        timeout, so that a worker this process has not seen yet is not cut off by `limit=`."""
+        limit = len(destination) if destination else None
         loop = asyncio.get_running_loop()
 
         def send() -> dict[str, Any]:
@@ -77,10 +80,12 @@ class Controller:
             return merged
 
         try:
-            return await loop.run_in_executor(self.inspector.executor, send)
+            replies = await loop.run_in_executor(self.inspector.executor, send)
         except Exception as exc:  # kombu/redis errors vary by transport
             log.warning("control %s failed: %s", command, exc)
             raise BrokerUnavailable(f"broker unreachable for {command}: {exc}") from exc
+        self.inspector.observe_workers(replies)
+        return replies
 
     async def command(
         self,
@@ -95,9 +100,7 @@ class Controller:
 
     async def ping(self, hostnames: list[str], *, wait: float | None = None) -> set[str]:
         """Which of `hostnames` answer a ping now."""
-        raw = await self.call("ping", destination=hostnames, wait=wait)
-        self.inspector.observe_workers(raw)
-        return set(raw)
+        return set(await self.call("ping", destination=hostnames, wait=wait))
 
     async def live_workers(self) -> list[str]:
         """Every worker answering now (waits the whole timeout: finds unknown ones too)."""

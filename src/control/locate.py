@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.brokers import QueueBackend
 from src.brokers.redis_queues import PRIORITY_SEP, PRIORITY_STEPS
+from src.control.broadcast import Controller
 from src.control.inspector import InspectKind, Inspector
 from src.db.models import TaskRecord
 from src.errors import AppError, NotFound
@@ -62,11 +63,13 @@ class TaskLocator:
         self,
         app: Celery,
         inspector: Inspector,
+        controller: Controller,
         queues: QueueBackend,
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         self.app = app
         self.inspector = inspector
+        self.controller = controller
         self.queues = queues
         self.sessions = sessions
 
@@ -95,9 +98,11 @@ class TaskLocator:
         return _merge(found)
 
     async def _on_worker(self, task_id: str) -> TaskLocation | None:
-        for kind in (InspectKind.ACTIVE, InspectKind.RESERVED, InspectKind.SCHEDULED):
-            reply = await self.inspector.get(kind, max_age=0.5)
-            for hostname, tasks in reply.replies.items():
+        kinds = (InspectKind.ACTIVE, InspectKind.RESERVED, InspectKind.SCHEDULED)
+        # Every worker, even one this process has not seen yet: asked at once, one timeout.
+        replies = await asyncio.gather(*(self.controller.call(kind.value) for kind in kinds))
+        for kind, reply in zip(kinds, replies, strict=True):
+            for hostname, tasks in reply.items():
                 for item in tasks or ():
                     request = item.get("request", item) if isinstance(item, dict) else {}
                     if request.get("id") == task_id:

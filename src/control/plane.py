@@ -28,7 +28,7 @@ class ControlPlane:
             services.app, services.inspector, timeout=services.settings.inspect_timeout
         )
         self.locator = TaskLocator(
-            services.app, services.inspector, services.queues, services.sessions
+            services.app, services.inspector, self.controller, services.queues, services.sessions
         )
         self.audit = AuditService(services.sessions)
         url = services.settings.pubsub_redis_url
