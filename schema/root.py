@@ -16,6 +16,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import ErrorCodes, is_unexpected
+from schema.fields.audit import AuditQueries
+from schema.fields.control import ControlMutations, ControlQueries
 from schema.fields.queues import QueueQueries
 from schema.fields.subscriptions import EventSubscriptions
 from schema.fields.system import SystemQueries
@@ -25,7 +27,12 @@ from schema.shared_results import SharedResultsExecutionContext
 
 
 @strawberry.type
-class Query(SystemQueries, WorkerQueries, QueueQueries, TaskQueries):
+class Query(SystemQueries, WorkerQueries, QueueQueries, TaskQueries, AuditQueries, ControlQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(ControlMutations):
     pass
 
 
@@ -54,6 +61,7 @@ _LIMIT_RULES = [
 
 schema = Schema(
     query=Query,
+    mutation=Mutation,
     subscription=Subscription,
     execution_context_class=SharedResultsExecutionContext,
     # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
@@ -69,4 +77,4 @@ schema = Schema(
     ],
 )
 
-__all__ = ["Query", "Subscription", "schema"]
+__all__ = ["Mutation", "Query", "Subscription", "schema"]

@@ -54,6 +54,7 @@ def serve(host: str, port: int, replicas: int) -> None:
         host=host,
         port=port,
         workers=replicas,
+        proxy_headers=False,  # X-Forwarded-For counts only via TRUSTED_PROXIES (audit IPs)
         log_level=settings.celery_log_level.lower(),
         ws_max_size=1 << 20,
     )

@@ -86,7 +86,13 @@ def run_demo(*, port: int, tasks_per_second: float) -> None:
     trickle = threading.Thread(target=_trickle, args=(stop, tasks_per_second), daemon=True)
     token = TokenService(settings).mint("demo-admin", Role.SUPER_ADMIN, ttl=timedelta(days=1))
     server = uvicorn.Server(
-        uvicorn.Config("src.main:app", host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            "src.main:app",
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            proxy_headers=False,
+        )
     )
     try:
         trickle.start()

@@ -24,6 +24,7 @@ from src.bus.redis_bus import RedisBus
 from src.cluster import load_cluster_app
 from src.config import Settings
 from src.control.inspector import Inspector
+from src.control.plane import ControlPlane
 from src.db.engine import create_engine, session_factory
 from src.monitoring import switch as _switch  # noqa: F401  (declares monitoring.enabled)
 from src.system_config import ConfigStore
@@ -51,6 +52,7 @@ class Services:
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _leader_jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
     _worker_online_hooks: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    control: ControlPlane = field(init=False)  # audited control commands, revoke replay
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -80,6 +82,7 @@ class Services:
             result_redis=result_redis,
             config=ConfigStore(sessions),
         )
+        services.control = ControlPlane.attach(services)
         services.run_as_leader("task-retention", TaskRetention(engine, services.config).run)
         return services
 
@@ -127,13 +130,20 @@ class Services:
             self.spawn(name, job())
 
     async def _discovery_loop(self) -> None:
-        """Ping without a limit now and then, so inspect's `limit=` counts new workers too."""
+        """Ping without a limit now and then, so inspect's `limit=` counts new workers too.
+
+        A worker that did not answer the previous round and answers now has come (back) online,
+        even under a hostname seen before (a restart): worker-online hooks run for it."""
+        previous: set[str] = set()
         while True:
-            alive = set(self.inspector.recently_seen())
             with contextlib.suppress(Exception):
                 reply = await self.inspector.discover()
-                for hostname in sorted(set(reply.replies) - alive):
+                current = set(reply.replies)
+                for hostname in sorted(current - previous):
                     await self.worker_online(hostname)
+                for hostname in previous - current:  # silent for a whole ping: offline
+                    self.inspector.mark_offline(hostname)
+                previous = current
             await asyncio.sleep(DISCOVERY_INTERVAL)
 
     async def stop(self) -> None:

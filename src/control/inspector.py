@@ -71,6 +71,11 @@ class _KnownWorkers:
     def forget(self, hostname: str) -> None:
         self.seen.pop(hostname, None)
 
+    def mark_offline(self, hostname: str, now: float) -> None:
+        """No longer alive (broadcasts stop waiting for it), still remembered as offline."""
+        if hostname in self.seen:
+            self.seen[hostname] = min(self.seen[hostname], now - self.ttl - 1)
+
     def alive(self, now: float) -> list[str]:
         return [h for h, at in self.seen.items() if now - at <= self.ttl]
 
@@ -112,6 +117,10 @@ class Inspector:
 
     def forget_worker(self, hostname: str) -> None:
         self._known.forget(hostname)
+
+    def mark_offline(self, hostname: str) -> None:
+        """A worker known to have stopped (e.g. shut down): listed offline, not waited for."""
+        self._known.mark_offline(hostname, time.monotonic())
 
     def known_worker_count(self) -> int:
         return len(self._known.alive(time.monotonic()))

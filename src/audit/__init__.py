@@ -1,0 +1,1 @@
+"""The audit trail of management actions (`celery_audit_logs`)."""
