@@ -9,7 +9,9 @@ reconnects, reconciliation). The rules, shared with the database upsert in `stor
   (task-sent) ranks 0, RECEIVED/STARTED/RETRY/LOST 1, SUCCESS/FAILURE/REVOKED/REJECTED 2. So a
   late task-received never overwrites SUCCESS, and a duplicate changes nothing. The winning
   event's timestamp is kept in `last_event_at` so later batches compare against it.
-- Retries are the highest count seen: `retries` of task-received, or one more after a task-retried.
+- Retries are the highest `retries` of task-sent/received (a retry re-sends the task with the
+  count incremented, and its next run is received at once, often before the task-retried event
+  is even sent, so timestamps cannot tell runs apart); a task-retried alone means at least one.
 - Result, exception, traceback and worker follow the winning event; other fields fill when empty.
 
 Memory is bounded: at most `max_pending` tasks wait for a flush. When the cap is reached (the
@@ -136,9 +138,9 @@ class TaskMerger:
         self.max_pending = max_pending
         self.max_running = max_running
         self.pending: dict[str, dict[str, Any]] = {}
-        # Start times and latest received retry count of tasks that may still be running, kept
-        # across flushes (bounded, oldest forgotten first) for failed runtimes and retry counts.
-        self.running: dict[str, tuple[float | None, int]] = {}
+        # Start times of tasks that may still be running, kept across flushes (bounded, oldest
+        # forgotten first): task-failed carries no runtime.
+        self.running: dict[str, float] = {}
         self.merged = 0
         self.overflow_dropped = 0
 
@@ -179,16 +181,10 @@ class TaskMerger:
             row["retries"] = retries
 
         running = self.running
-        if kind == "task-received":
-            started, _ = running.get(task_id, (None, 0))
-            self._remember(task_id, started, retries if isinstance(retries, int) else 0)
-        elif kind == "task-started":
-            _, seen_retries = running.get(task_id, (None, 0))
-            self._remember(task_id, ts, seen_retries)
-        elif kind == "task-retried":
-            _, seen_retries = running.get(task_id, (None, row["retries"]))
-            if seen_retries + 1 > row["retries"]:
-                row["retries"] = seen_retries + 1
+        if kind == "task-started":
+            self._remember(task_id, ts)
+        elif kind == "task-retried" and row["retries"] < 1:
+            row["retries"] = 1
 
         if kind == "task-rejected" and event.get("requeue"):
             return None
@@ -212,7 +208,7 @@ class TaskMerger:
             row["finished_at"] = ts
             entry = running.pop(task_id, None)
             if kind == "task-failed" and row.get("runtime") is None:
-                started = row.get("started_at") or (entry[0] if entry else None)
+                started = row.get("started_at") or entry
                 if started is not None and ts >= started:
                     row["runtime"] = ts - started
         return state
@@ -228,11 +224,11 @@ class TaskMerger:
         if row.get("worker") is None and kind != "task-sent" and event.get("hostname"):
             row["worker"] = event["hostname"]
 
-    def _remember(self, task_id: str, started: float | None, retries: int) -> None:
+    def _remember(self, task_id: str, started: float) -> None:
         running = self.running
         if task_id not in running and len(running) >= self.max_running:
             del running[next(iter(running))]
-        running[task_id] = (started, retries)
+        running[task_id] = started
 
     def mark_lost(self, task_id: str, worker: str, at: float) -> None:
         """A task started on `worker`, which went away: LOST unless something later is known."""

@@ -69,7 +69,10 @@ def test_retries_counted_once_each_even_when_duplicated() -> None:
         task_event("started", "t1", T0 + 4),
         task_event("retried", "t1", T0 + 5, exception="RuntimeError('2')"),
     ]
-    row = merged(events + events[2:3] + events[5:])
+    # Until the retry's own message is seen, a task-retried only proves one retry.
+    assert merged(events[:3])["retries"] == 1
+    resent = task_event("sent", "t1", T0 + 4.9, retries=2, hostname="client")
+    row = merged(events + events[2:3] + events[5:] + [resent])
     assert row["state"] == "RETRY" and row["retries"] == 2
     assert row["exception"] == "RuntimeError('2')"
     done = merged(
@@ -133,3 +136,18 @@ def test_resp_frames_split_anywhere() -> None:
         rest, end = parse_frames(stream[pos:])
         assert len(frames) + len(rest) == 4 and pos + end == len(stream)
         assert all(f[3] == payload for f in (frames + rest)[1:])
+
+
+def test_retry_reported_after_the_next_run_was_received_counts_once() -> None:
+    events = [
+        task_event("received", "t1", T0, retries=0, hostname="a"),
+        task_event("started", "t1", T0 + 1, hostname="a"),
+        task_event("sent", "t1", T0 + 2, retries=1, hostname="client"),
+        task_event("received", "t1", T0 + 2.5, retries=1, hostname="b"),
+        task_event("retried", "t1", T0 + 2.1, hostname="a", exception="E()"),
+        task_event("started", "t1", T0 + 3, hostname="b"),
+        task_event("succeeded", "t1", T0 + 4, hostname="b", result="1"),
+    ]
+    for order in (events, events[::-1]):
+        row = merged(order)
+        assert row["retries"] == 1 and row["state"] == "SUCCESS" and row["worker"] == "b"
