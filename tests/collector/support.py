@@ -23,10 +23,10 @@ async def wait_rows(
     engine: AsyncEngine,
     ids: list[str],
     done: Callable[[dict[str, Any]], bool],
-    timeout: float = 30.0,
+    within: float = 30.0,
 ) -> dict[str, Any]:
     """Poll until `done(rows)`; the last rows either way (the caller asserts on them)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         rows = await fetch_rows(engine, ids)
         if done(rows) or time.monotonic() > deadline:
@@ -34,8 +34,8 @@ async def wait_rows(
         await asyncio.sleep(0.1)
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Callable[[], bool], within: float = 30.0) -> bool:
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             return False
