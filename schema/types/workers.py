@@ -100,13 +100,19 @@ class ConsumedQueue:
 class Worker:
     hostname: str
     online: bool
+    # The worker's own time of its latest heartbeat, from the collector's registry, when known.
+    heartbeat: strawberry.Private[datetime | None] = None
 
     @strawberry.field(description="ONLINE when the worker answered the last broadcast.")
     def status(self) -> WorkerStatus:
         return WorkerStatus.ONLINE if self.online else WorkerStatus.OFFLINE
 
-    @strawberry.field(description="When the worker was last heard from.")
+    @strawberry.field(
+        description="The worker's latest heartbeat event, else when it last answered inspect."
+    )
     async def last_heartbeat(self, info: Info) -> datetime | None:
+        if self.heartbeat is not None:
+            return self.heartbeat
         reply = await info.context.view.reply(InspectKind.STATS)
         return reply.received_at if self.hostname in reply.replies else None
 
