@@ -33,7 +33,7 @@ from src.collector.intake import Event, Intake
 from src.collector.merge import TaskMerger
 from src.collector.readers import reader_for
 from src.collector.store import TaskStore
-from src.collector.worker_tracker import OFFLINE, ONLINE, WorkerTracker
+from src.collector.worker_tracker import HEARTBEAT, OFFLINE, ONLINE, WorkerTracker
 from src.collector.workers_registry import PREFIX, read_workers, write_workers
 from src.control.inspector import Inspector
 
@@ -59,7 +59,7 @@ class Collector:
         on_worker_online: Callable[[str], Awaitable[None]] | None = None,
         flush_interval: float = 0.5,
         flush_rows: int = 20_000,
-        max_pending: int = 100_000,
+        max_pending: int = 50_000,
         intake_events: int = 500_000,
         reconcile_keys: int = 20_000,
         heartbeat_slack: float = 2.0,
@@ -86,7 +86,7 @@ class Collector:
         self.last_flush_at: float | None = None
         self.events = 0
         self.gaps = 0
-        self._flush_soon = asyncio.Event()
+        self._flushing: asyncio.Task[bool] | None = None
         self._lost_queue: list[tuple[str, float]] = []
         self._hooks: set[asyncio.Future[None]] = set()
         self.started_at = time.time()
@@ -95,16 +95,16 @@ class Collector:
 
     async def handle_batches(self, batches: list[list[Event]]) -> None:
         apply = self.merger.apply
-        pending = self.merger.pending
         publish = self.bus.publish
+        live = not isinstance(self.bus, NullBus)  # nobody listens: skip building messages
         count = 0
         for batch in batches:
             for event in batch:
                 kind = event.get("type", "")
                 if kind.startswith("task-"):
                     state = apply(event)
-                    if state is not None:
-                        row = pending.get(event["uuid"])
+                    if state is not None and live:
+                        row = self.merger.pending.get(event["uuid"])
                         if row is not None:
                             data = {"task_id": row["task_id"], "timestamp": event["timestamp"]}
                             for key in _TASK_FIELDS:
@@ -118,15 +118,23 @@ class Collector:
                 if count % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
         self.events += count
-        if len(self.merger) >= self.flush_rows:
-            self._flush_soon.set()
+        if len(self.merger) >= self.flush_rows and not self.degraded:
+            self._start_flush()
+        await asyncio.sleep(0)  # let the flush and the sweep progress between batches
+
+    def _start_flush(self) -> asyncio.Task[bool]:
+        """One flush at a time; it runs while the consumer keeps merging (never waiting on it)."""
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self.flush(), name="collector-flush-batch")
+        return self._flushing
 
     async def _worker_event(self, event: Event) -> None:
         change = self.workers.apply(event)
         if change is None:
             return
         state = self.workers.workers[event["hostname"]]
-        await self.bus.publish(Channel.WORKERS, envelope("worker-" + change, state.public()))
+        if change != HEARTBEAT or not isinstance(self.bus, NullBus):
+            await self.bus.publish(Channel.WORKERS, envelope("worker-" + change, state.public()))
         if change == ONLINE and self.on_worker_online is not None:
             hook = asyncio.ensure_future(self.on_worker_online(state.hostname))
             self._hooks.add(hook)
@@ -138,7 +146,6 @@ class Collector:
         for task_id in self.merger.started_on(hostname):
             self.merger.mark_lost(task_id, hostname, at)
         self._lost_queue.append((hostname, at))  # stored rows: after the next flush
-        self._flush_soon.set()
 
     async def _gap(self, gap: Event) -> None:
         self.gaps += 1
@@ -181,14 +188,12 @@ class Collector:
         return True
 
     async def _flush_loop(self) -> None:
+        """Flush at least every `flush_interval`; after a failure, back off up to 10 s."""
         backoff = self.flush_interval
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_soon.wait(), timeout=backoff)
-            self._flush_soon.clear()
-            backoff = (
-                self.flush_interval if await self.flush() else min(max(backoff * 2, 0.5), 10.0)
-            )
+            await asyncio.sleep(backoff)
+            ok = await asyncio.shield(self._start_flush())
+            backoff = self.flush_interval if ok else min(max(backoff * 2, 0.5), 10.0)
 
     async def _consume_loop(self) -> None:
         assert self.intake is not None
@@ -287,6 +292,8 @@ class Collector:
             if self.intake.qsize():
                 await self.handle_batches(await self.intake.get())
             with contextlib.suppress(Exception):
+                if self._flushing is not None:
+                    await asyncio.wait_for(self._flushing, timeout=10)
                 await asyncio.wait_for(self.flush(), timeout=10)
 
 

@@ -12,15 +12,16 @@ for a worker whose clock is set to local time.
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 import logging
 from typing import Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
-_loads = json.loads
-_b64decode = base64.b64decode
+_loads = orjson.loads
+_b64decode = binascii.a2b_base64
 
 
 class Decoder:
@@ -35,7 +36,7 @@ class Decoder:
             body = envelope["body"]
             properties = envelope.get("properties") or {}
             if properties.get("body_encoding") == "base64":
-                body = _b64decode(body)
+                body = _b64decode(body)  # str or bytes, ASCII
             content_type = envelope.get("content-type", "application/json")
             if content_type == "application/json":
                 event: Any = _loads(body)

@@ -102,16 +102,16 @@ _EVENT_TIME = {
     "task-revoked": "revoked_at",
 }
 _FILL_FIELDS = (
-    ("name", "name"),
-    ("args", "args"),
-    ("kwargs", "kwargs"),
-    ("root_id", "root_id"),
-    ("parent_id", "parent_id"),
-    ("eta", "eta"),
-    ("expires", "expires"),
-    ("queue", "queue"),
-    ("exchange", "exchange"),
-    ("routing_key", "routing_key"),
+    "name",
+    "args",
+    "kwargs",
+    "root_id",
+    "parent_id",
+    "eta",
+    "expires",
+    "queue",
+    "exchange",
+    "routing_key",
 )
 
 
@@ -172,10 +172,11 @@ class TaskMerger:
                 row[column] = ts
 
         if kind in ("task-sent", "task-received") or reconciled:
-            for field, col in _FILL_FIELDS:
-                value = event.get(field)
-                if value is not None and row.get(col) is None:
-                    row[col] = value if isinstance(value, str) else _text(value)
+            for field in _FILL_FIELDS:
+                if field not in row:
+                    value = event.get(field)
+                    if value is not None:
+                        row[field] = value if value.__class__ is str else _text(value)
         retries = event.get("retries")
         if isinstance(retries, int) and retries > row["retries"]:
             row["retries"] = retries

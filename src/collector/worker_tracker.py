@@ -96,12 +96,17 @@ class WorkerTracker:
         self.dirty.add(hostname)
         was_online = state.online
         state.heard_at = now
-        for key in ("freq", "sw_ident", "sw_ver", "sw_sys", "processed", "active"):
-            value = event.get(key)
-            if value is not None:
-                setattr(state, key, value)
-        if isinstance(event.get("loadavg"), list | tuple):
-            state.loadavg = [float(x) for x in event["loadavg"]]
+        get = event.get
+        state.freq = get("freq", state.freq)
+        state.processed = get("processed", state.processed)
+        state.active = get("active", state.active)
+        if kind != "worker-heartbeat" or state.sw_ident is None:
+            state.sw_ident = get("sw_ident", state.sw_ident)
+            state.sw_ver = get("sw_ver", state.sw_ver)
+            state.sw_sys = get("sw_sys", state.sw_sys)
+        loadavg = get("loadavg")
+        if isinstance(loadavg, list | tuple):
+            state.loadavg = list(loadavg)
         ts = event.get("timestamp")
         if kind == "worker-offline":
             state.online = False
