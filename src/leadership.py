@@ -102,21 +102,34 @@ class Leadership:
         await self.redis.eval(_RELEASE, 1, self.key, self.token)
 
     async def _lead(self) -> None:
-        """Run the jobs while renewals succeed; return (jobs cancelled) once the lease is gone."""
+        """Run the jobs while renewals succeed; return (jobs cancelled) once the lease is gone.
+
+        Renewals run beside this loop rather than being awaited by it: a Redis call that hangs
+        (a half-open connection, client retries) must not keep this process leading past the
+        lease's expiry, when another replica may already have taken over.
+        """
         self._start_jobs()
         renewed = time.monotonic()
+        renewal: asyncio.Task[bool] | None = None
         try:
             while True:
-                await asyncio.sleep(self.ttl / 3)
-                try:
-                    if not await asyncio.wait_for(self._renew(), timeout=self.ttl / 3):
-                        return  # someone else holds it now
-                    renewed = time.monotonic()
-                except Exception as exc:
-                    log.warning("lease renewal failed: %s", exc)
-                    if time.monotonic() - renewed >= self.ttl:
-                        return  # it has expired by now: another replica may lead
+                await asyncio.sleep(self.ttl / 10)
+                if renewal is not None and renewal.done():
+                    try:
+                        if not renewal.result():
+                            return  # the key is gone or someone else holds it
+                        renewed = time.monotonic()
+                    except Exception as exc:
+                        log.warning("lease renewal failed: %s", exc)
+                    renewal = None
+                age = time.monotonic() - renewed
+                if age >= self.ttl:
+                    return  # expired by now: another replica may lead
+                if renewal is None and age >= self.ttl / 3:
+                    renewal = asyncio.create_task(self._renew())
         finally:
+            if renewal is not None:
+                renewal.cancel()
             await self._stop_jobs()
 
     def _start_jobs(self) -> None:

@@ -89,6 +89,8 @@ class Collector:
         self._flushing: asyncio.Task[bool] | None = None
         self._lost_queue: list[tuple[str, float]] = []
         self._hooks: set[asyncio.Future[None]] = set()
+        self._down_since: float | None = None  # when the event stream was lost
+        self._down_error = ""
         self.started_at = time.time()
 
     # -- event handling (also used directly by the ingest benchmark) -------------------------
@@ -112,8 +114,8 @@ class Collector:
                             await publish(Channel.TASKS, envelope("task-" + state.lower(), data))
                 elif kind.startswith("worker-"):
                     await self._worker_event(event)
-                elif kind == "collector-gap":
-                    await self._gap(event)
+                elif kind.startswith("collector-"):
+                    await self._connection_event(event)
                 count += 1
                 if count % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -147,8 +149,24 @@ class Collector:
             self.merger.mark_lost(task_id, hostname, at)
         self._lost_queue.append((hostname, at))  # stored rows: after the next flush
 
-    async def _gap(self, gap: Event) -> None:
+    async def _connection_event(self, event: Event) -> None:
+        if event["type"] == "collector-disconnected":
+            if self._down_since is None:
+                self._down_since = event["at"]
+                self._down_error = event.get("error", "")
+            return
+        if event["type"] != "collector-connected" or self._down_since is None:
+            return
+        gap = {"start": self._down_since, "end": event["at"], "error": self._down_error}
+        self._down_since = None
         self.gaps += 1
+        log.warning(
+            "no events from %s to %s (%.1f s): %s",
+            time.strftime("%H:%M:%S", time.gmtime(gap["start"])),
+            time.strftime("%H:%M:%S", time.gmtime(gap["end"])),
+            gap["end"] - gap["start"],
+            gap["error"],
+        )
         try:
             await record_gap(self.redis, gap)
         except Exception as exc:

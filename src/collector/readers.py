@@ -4,8 +4,9 @@
 exchange, `/<db>.celeryev/*`), reads in large chunks so Redis's output buffer for us stays near
 empty, and hands whole chunks of decoded events to the `Intake`. `KombuEventReader` uses Celery's
 `EventReceiver` for any other broker (RabbitMQ). Both reconnect with backoff when the broker goes
-away and report each gap (start, end) as a `collector-gap` pseudo-event through the same hand-off,
-so the loop records it.
+away, and report `collector-disconnected` / `collector-connected` pseudo-events through the same
+hand-off, from which the collector records each gap (it outlives readers, so a gap that spans a
+restart of the collector job is still recorded once).
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ Sink = Callable[[list[Event]], bool]
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 READ_CHUNK = 1 << 20
-
-
-def gap_event(start: float, end: float, error: str) -> Event:
-    return {"type": "collector-gap", "start": start, "end": end, "error": error}
 
 
 class _ReaderThread:
@@ -68,18 +65,14 @@ class _ReaderThread:
 
     def _guarded(self) -> None:
         backoff = BACKOFF_START
-        down_since: float | None = None
-        error = ""
+        lost = False
         while not self._stop.is_set():
             try:
                 self._connect()
-                if down_since is not None:
-                    end = time.time()
-                    log.warning(
-                        "event stream back after %.1fs without events (%s)", end - down_since, error
-                    )
-                    self.sink([gap_event(down_since, end, error)])
-                    down_since = None
+                self.sink([{"type": "collector-connected", "at": time.time()}])
+                if lost:
+                    log.warning("event stream back")
+                lost = False
                 self.connected.set()
                 backoff = BACKOFF_START
                 self._run()
@@ -87,10 +80,13 @@ class _ReaderThread:
                 if self._stop.is_set():
                     break
                 self.connected.clear()
-                if down_since is None:
-                    down_since = time.time()
-                    error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
+                if not lost:
                     log.warning("event stream lost: %s; reconnecting", error)
+                    self.sink(
+                        [{"type": "collector-disconnected", "at": time.time(), "error": error}]
+                    )
+                lost = True
                 self.reconnects += 1
             finally:
                 self._close()
@@ -236,9 +232,9 @@ class KombuEventReader(_ReaderThread):
 
 def reader_for(app: Any, broker_url: str, sink: Sink) -> _ReaderThread:
     if broker_url.startswith("redis://"):
-        exchange = str(app.conf.event_exchange or "celeryev")
+        exchange = str((app.conf.event_exchange if app is not None else None) or "celeryev")
         return RedisEventReader(broker_url, sink, exchange=exchange)
     return KombuEventReader(app, sink)
 
 
-__all__ = ["KombuEventReader", "ProtocolError", "RedisEventReader", "gap_event", "reader_for"]
+__all__ = ["KombuEventReader", "ProtocolError", "RedisEventReader", "reader_for"]
