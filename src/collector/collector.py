@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.bus import Channel, EventBus, NullBus, envelope
 from src.collector import reconcile
+from src.collector.decode import PubSubDecoder
 from src.collector.gaps import record_gap
-from src.collector.intake import Event, Intake
+from src.collector.intake import Event, Intake, Item
 from src.collector.merge import TaskMerger
 from src.collector.readers import reader_for
 from src.collector.store import TaskStore
@@ -80,6 +81,7 @@ class Collector:
         self.store = TaskStore(engine)
         self.workers = WorkerTracker(slack=heartbeat_slack)
         self.intake: Intake | None = None
+        self.frames = PubSubDecoder()
         self.reader: Any = None
         self.degraded = False
         self.last_error: str | None = None
@@ -95,12 +97,14 @@ class Collector:
 
     # -- event handling (also used directly by the ingest benchmark) -------------------------
 
-    async def handle_batches(self, batches: list[list[Event]]) -> None:
+    async def handle_batches(self, batches: list[Item]) -> None:
+        """Merge decoded batches and raw pub/sub chunks (decoded here), in arrival order."""
         apply = self.merger.apply
         publish = self.bus.publish
         live = not isinstance(self.bus, NullBus)  # nobody listens: skip building messages
         count = 0
-        for batch in batches:
+        for item in batches:
+            batch: list[Event] = self.frames.feed(item) if isinstance(item, bytes) else item
             for event in batch:
                 kind = event.get("type", "")
                 if kind.startswith("task-"):
@@ -150,6 +154,8 @@ class Collector:
         self._lost_queue.append((hostname, at))  # stored rows: after the next flush
 
     async def _connection_event(self, event: Event) -> None:
+        if event["type"] == "collector-connected":
+            self.frames.reset()
         if event["type"] == "collector-disconnected":
             if self._down_since is None:
                 self._down_since = event["at"]
@@ -251,7 +257,8 @@ class Collector:
             "pending_tasks": len(self.merger),
             "dropped_overflow": self.merger.overflow_dropped,
             "dropped_intake": self.intake.dropped if self.intake else 0,
-            "decode_errors": reader.decoder.errors if reader else 0,
+            "decode_errors": self.frames.errors + (reader.decoder.errors if reader else 0),
+            "messages": self.frames.messages + (reader.messages if reader else 0),
             "rows_written": self.store.rows_written,
             "last_flush_at": self.last_flush_at,
             "gaps": self.gaps,
@@ -282,7 +289,7 @@ class Collector:
         loop = asyncio.get_running_loop()
         self.intake = Intake(loop, self.intake_events)
         assert self.broker_url is not None
-        self.reader = reader_for(self.app, self.broker_url, self.intake.put)
+        self.reader = reader_for(self.app, self.broker_url, self.intake)
         with contextlib.suppress(Exception):
             self.workers.load(await read_workers(self.redis))
         self.reader.start()
@@ -307,7 +314,7 @@ class Collector:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
             await loop.run_in_executor(None, self.reader.stop)
-            if self.intake.qsize():
+            while self.intake.qsize():
                 await self.handle_batches(await self.intake.get())
             with contextlib.suppress(Exception):
                 if self._flushing is not None:

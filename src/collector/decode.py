@@ -2,8 +2,9 @@
 
 On Redis, kombu publishes each event as a JSON envelope whose `body` is the serialized event
 (base64 by default); a worker's buffered task events arrive as one message whose body is a list.
-The direct Redis reader calls `decode_payload` on the raw pub/sub data; the kombu path already has
-the body and calls `events_from_body`.
+The direct Redis reader hands over raw socket bytes; `PubSubDecoder` cuts them into pub/sub
+frames and decodes each message's data with `decode_payload`. The kombu path already has the
+body and calls `events_from_body`.
 
 Timestamps are kept as the workers sent them (`time.time()`, an epoch, whatever the worker's
 zone); unlike Celery's receiver we do not shift them by `utcoffset`, which would only be right
@@ -17,6 +18,8 @@ import logging
 from typing import Any
 
 import orjson
+
+from src.collector.resp import parse_frames
 
 log = logging.getLogger(__name__)
 
@@ -63,4 +66,33 @@ class Decoder:
         return out
 
 
-__all__ = ["Decoder"]
+class PubSubDecoder:
+    """Raw bytes of a PSUBSCRIBE connection in, Celery events out (frames may span chunks)."""
+
+    def __init__(self) -> None:
+        self.decoder = Decoder()
+        self.messages = 0
+        self._rest = b""
+
+    @property
+    def errors(self) -> int:
+        return self.decoder.errors
+
+    def reset(self) -> None:
+        """A new connection: a partial frame of the old one is garbage."""
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        data = self._rest + chunk if self._rest else chunk
+        frames, pos = parse_frames(data)
+        self._rest = data[pos:] if pos < len(data) else b""
+        decode = self.decoder.decode_payload
+        events: list[dict[str, Any]] = []
+        for frame in frames:
+            if frame.__class__ is list and frame and frame[0] == b"pmessage":
+                self.messages += 1
+                events.extend(decode(frame[3]))
+        return events
+
+
+__all__ = ["Decoder", "PubSubDecoder"]

@@ -1,9 +1,11 @@
 """The bounded, thread-safe hand-off from a reader thread to the event loop.
 
 The reader must never wait (Redis drops a pub/sub subscriber that falls 32 MB behind), so `put`
-never blocks: when the loop is that far behind, the batch is dropped and counted instead. Batches
-travel as lists to keep the per-event cost of crossing threads near zero; the loop is woken with
-`call_soon_threadsafe` only when it is actually waiting.
+never blocks: when the loop is that far behind, the batch is dropped and counted instead. Items
+are lists of decoded events (kombu path) or raw socket chunks (direct Redis path: decoding them
+costs far more than reading them, so it happens on the loop's side, and the reader can drain
+Redis's buffer at socket speed during a burst). Both are bounded: events by count, raw chunks by
+bytes. The loop is woken with `call_soon_threadsafe` only when it is actually waiting.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ from collections import deque
 from typing import Any
 
 Event = dict[str, Any]
+Item = list[Event] | bytes
 
 
 class Intake:
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_events: int = 500_000) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        max_events: int = 500_000,
+        max_bytes: int = 256 << 20,
+    ) -> None:
         self.loop = loop
         self.max_events = max_events
-        self._batches: deque[list[Event]] = deque()
+        self.max_bytes = max_bytes
+        self._batches: deque[Item] = deque()
         self._size = 0
+        self._bytes = 0
+        self.dropped_bytes = 0
         self._lock = threading.Lock()
         self._waiter: asyncio.Future[None] | None = None
         self.received = 0
@@ -44,20 +55,39 @@ class Intake:
             self.loop.call_soon_threadsafe(_wake, waiter)
         return True
 
-    async def get(self) -> list[list[Event]]:
-        """All waiting batches; waits for at least one."""
+    def put_raw(self, chunk: bytes) -> bool:
+        """From the reader thread: raw bytes to decode on the loop; False when over budget."""
+        with self._lock:
+            if self._bytes + len(chunk) > self.max_bytes:
+                self.dropped_bytes += len(chunk)
+                return False
+            self._batches.append(chunk)
+            self._bytes += len(chunk)
+            waiter = self._waiter
+            self._waiter = None
+        if waiter is not None:
+            self.loop.call_soon_threadsafe(_wake, waiter)
+        return True
+
+    async def get(self, max_items: int = 64) -> list[Item]:
+        """Up to `max_items` waiting items, oldest first; waits for at least one."""
         while True:
             with self._lock:
                 if self._batches:
-                    batches = list(self._batches)
-                    self._batches.clear()
-                    self._size = 0
-                    return batches
+                    batches = self._batches
+                    items = [batches.popleft() for _ in range(min(max_items, len(batches)))]
+                    for item in items:
+                        if item.__class__ is bytes:
+                            self._bytes -= len(item)
+                        else:
+                            self._size -= len(item)
+                    return items
                 waiter = self._waiter = self.loop.create_future()
             await waiter
 
     def qsize(self) -> int:
-        return self._size
+        """Items waiting (event batches and raw chunks)."""
+        return len(self._batches)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -65,4 +95,4 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-__all__ = ["Event", "Intake"]
+__all__ = ["Event", "Intake", "Item"]

@@ -1,8 +1,10 @@
 """Reader threads: they only read, decode and hand off; they never touch the database.
 
 `RedisEventReader` speaks pub/sub directly (PSUBSCRIBE on kombu's fanout topic for the event
-exchange, `/<db>.celeryev/*`), reads in large chunks so Redis's output buffer for us stays near
-empty, and hands whole chunks of decoded events to the `Intake`. `KombuEventReader` uses Celery's
+exchange, `/<db>.celeryev/*`) and does nothing but read: raw chunks of up to 1 MiB go to the
+`Intake` as they are, and are cut into frames and decoded on the loop's side (`PubSubDecoder`).
+Reading costs microseconds per megabyte, so even a full-speed burst leaves Redis's output buffer
+for us far below the 32 MB at which it would drop the connection. `KombuEventReader` uses Celery's
 `EventReceiver` for any other broker (RabbitMQ). Both reconnect with backoff when the broker goes
 away, and report `collector-disconnected` / `collector-connected` pseudo-events through the same
 hand-off, from which the collector records each gap (it outlives readers, so a gap that spans a
@@ -16,17 +18,15 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from src.collector.decode import Decoder
-from src.collector.intake import Event
+from src.collector.intake import Event, Intake
 from src.collector.resp import ProtocolError, command, parse_frames
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[list[Event]], bool]
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 READ_CHUNK = 1 << 20
@@ -37,11 +37,12 @@ class _ReaderThread:
 
     name = "event-reader"
 
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
         self.decoder = Decoder()
         self.connected = threading.Event()
         self.messages = 0
+        self.bytes = 0
         self.reconnects = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,7 +70,8 @@ class _ReaderThread:
         while not self._stop.is_set():
             try:
                 self._connect()
-                self.sink([{"type": "collector-connected", "at": time.time()}])
+                self.intake.put([{"type": "collector-connected", "at": time.time()}])
+                self._after_connect()
                 if lost:
                     log.warning("event stream back")
                 lost = False
@@ -83,8 +85,9 @@ class _ReaderThread:
                 error = f"{type(exc).__name__}: {exc}"
                 if not lost:
                     log.warning("event stream lost: %s; reconnecting", error)
-                    self.sink(
-                        [{"type": "collector-disconnected", "at": time.time(), "error": error}]
+                    lost_at = time.time()
+                    self.intake.put(
+                        [{"type": "collector-disconnected", "at": lost_at, "error": error}]
                     )
                 lost = True
                 self.reconnects += 1
@@ -97,6 +100,9 @@ class _ReaderThread:
     def _connect(self) -> None:
         raise NotImplementedError
 
+    def _after_connect(self) -> None:
+        pass
+
     def _run(self) -> None:
         raise NotImplementedError
 
@@ -107,8 +113,8 @@ class _ReaderThread:
 class RedisEventReader(_ReaderThread):
     name = "event-reader-redis"
 
-    def __init__(self, broker_url: str, sink: Sink, *, exchange: str = "celeryev") -> None:
-        super().__init__(sink)
+    def __init__(self, broker_url: str, intake: Intake, *, exchange: str = "celeryev") -> None:
+        super().__init__(intake)
         url = urlparse(broker_url)
         self.host = url.hostname or "localhost"
         self.port = url.port or 6379
@@ -147,34 +153,25 @@ class RedisEventReader(_ReaderThread):
                 raise ConnectionError("connection closed by Redis")
             buf += chunk
 
+    def _after_connect(self) -> None:
+        if self._pending:  # messages that arrived with the subscription's confirmation
+            self.intake.put_raw(bytes(self._pending))
+            self._pending = bytearray()
+
     def _run(self) -> None:
         sock = self._sock
         assert sock is not None
         sock.settimeout(1.0)  # wake up now and then to notice stop()
-        buf = self._pending
-        decode = self.decoder.decode_payload
-        stopping = self._stop.is_set
+        recv, put_raw, stopping = sock.recv, self.intake.put_raw, self._stop.is_set
         while not stopping():
             try:
-                chunk = sock.recv(READ_CHUNK)
+                chunk = recv(READ_CHUNK)
             except TimeoutError:
                 continue
             if not chunk:
                 raise ConnectionError("connection closed by Redis")
-            if buf:
-                buf += chunk
-                data: bytes | bytearray = buf
-            else:
-                data = chunk
-            frames, pos = parse_frames(data)
-            buf = bytearray(data[pos:]) if pos < len(data) else bytearray()
-            batch: list[Event] = []
-            for frame in frames:
-                if isinstance(frame, list) and frame and frame[0] == b"pmessage":
-                    self.messages += 1
-                    batch.extend(decode(frame[3]))
-            if batch:
-                self.sink(batch)
+            self.bytes += len(chunk)
+            put_raw(chunk)
 
     def _interrupt(self) -> None:
         sock = self._sock
@@ -194,8 +191,8 @@ class KombuEventReader(_ReaderThread):
 
     name = "event-reader-kombu"
 
-    def __init__(self, app: Any, sink: Sink) -> None:
-        super().__init__(sink)
+    def __init__(self, app: Any, intake: Intake) -> None:
+        super().__init__(intake)
         self.app = app
         self._conn: Any = None
         self._receiver: Any = None
@@ -209,7 +206,7 @@ class KombuEventReader(_ReaderThread):
 
     def _on_event(self, event: Event) -> None:
         self.messages += 1
-        self.sink([event])
+        self.intake.put([event])
 
     def _run(self) -> None:
         receiver = self._receiver
@@ -230,11 +227,11 @@ class KombuEventReader(_ReaderThread):
             self._conn = None
 
 
-def reader_for(app: Any, broker_url: str, sink: Sink) -> _ReaderThread:
+def reader_for(app: Any, broker_url: str, intake: Intake) -> _ReaderThread:
     if broker_url.startswith("redis://"):
         exchange = str((app.conf.event_exchange if app is not None else None) or "celeryev")
-        return RedisEventReader(broker_url, sink, exchange=exchange)
-    return KombuEventReader(app, sink)
+        return RedisEventReader(broker_url, intake, exchange=exchange)
+    return KombuEventReader(app, intake)
 
 
 __all__ = ["KombuEventReader", "ProtocolError", "RedisEventReader", "reader_for"]
