@@ -3,12 +3,15 @@ tasks a vanished worker was running marked LOST, and the workers query reading i
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis import asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.collector.workers_registry import read_workers
@@ -29,15 +32,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def registry_until(api: ApiServer, predicate, within: float = 30.0):  # type: ignore[no-untyped-def]
-    import asyncio
-    import time
-
+    """Poll the registry with our own client (the app's belongs to the app's event loop)."""
+    client = aioredis.Redis.from_url(api.settings.broker_url)
     deadline = time.monotonic() + within
-    while True:
-        records = await read_workers(api.services.state_redis)
-        if predicate(records) or time.monotonic() > deadline:
-            return records
-        await asyncio.sleep(0.2)
+    try:
+        while True:
+            records = await read_workers(client)
+            if predicate(records) or time.monotonic() > deadline:
+                return records
+            await asyncio.sleep(0.2)
+    finally:
+        await client.aclose()
 
 
 async def test_heartbeats_fill_the_registry(api: ApiServer, workers: list[WorkerProcess]) -> None:
