@@ -38,7 +38,7 @@ ANCHOR = (
     "celery.events.state.State ~84,000 events/s (memory only)"
 )
 CHUNK_MESSAGES = 1500
-FLUSH_ROWS = 10000  # about one 1 MiB socket read of pub/sub frames
+FLUSH_ROWS = 5000  # about one 1 MiB socket read of pub/sub frames
 
 
 async def ingest(url: str, path: Path) -> dict[str, float]:

@@ -21,6 +21,7 @@ dropped and counted in `overflow_dropped`, so what was collected stays intact.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 PENDING, RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED, REJECTED, LOST = (
@@ -114,6 +115,9 @@ _FILL_FIELDS = (
     "routing_key",
 )
 
+_REPEATED = frozenset({"name", "queue", "exchange", "routing_key"})
+_intern = sys.intern
+
 
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
@@ -176,7 +180,11 @@ class TaskMerger:
                 if field not in row:
                     value = event.get(field)
                     if value is not None:
-                        row[field] = value if value.__class__ is str else _text(value)
+                        if value.__class__ is not str:
+                            value = _text(value)
+                        elif field in _REPEATED:
+                            value = _intern(value)  # one copy of each name, not one per row
+                        row[field] = value
         retries = event.get("retries")
         if isinstance(retries, int) and retries > row["retries"]:
             row["retries"] = retries
@@ -196,7 +204,7 @@ class TaskMerger:
         row["last_event_at"] = ts
         hostname = event.get("hostname")
         if kind != "task-sent" and hostname:
-            row["worker"] = hostname
+            row["worker"] = _intern(hostname)
         if kind == "task-succeeded":
             row["result"] = _text(event.get("result"))
             runtime = event.get("runtime")

@@ -20,6 +20,7 @@ from src.collector.merge import COLUMNS, FIRST_COLUMNS, LATEST_COLUMNS, LOST, PE
 from src.db.models.tasks import TaskRecord
 
 TABLE = TaskRecord.__tablename__
+STATEMENT_ROWS = 4000
 _TEXT = (
     "task_id",
     "name",
@@ -169,14 +170,15 @@ class TaskStore:
         self.rows_written = 0
 
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        rows = [_complete(r) for r in rows]
-        if self.postgres:
-            await self._upsert_postgres(rows)
-        else:
-            await self._upsert_sqlite(rows)
-        self.rows_written += len(rows)
+        """Write `rows` in statements of at most `STATEMENT_ROWS`, so the memory spent encoding
+        a statement stays small however far behind the database is."""
+        for start in range(0, len(rows), STATEMENT_ROWS):
+            part = [_complete(r) for r in rows[start : start + STATEMENT_ROWS]]
+            if self.postgres:
+                await self._upsert_postgres(part)
+            else:
+                await self._upsert_sqlite(part)
+            self.rows_written += len(part)
 
     async def _upsert_postgres(self, rows: list[dict[str, Any]]) -> None:
         arrays: list[list[Any]] = []
