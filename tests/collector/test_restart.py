@@ -102,3 +102,30 @@ async def test_restart_mid_stream_loses_and_duplicates_nothing(
     finally:
         await stop(running)
         await results.aclose()
+
+
+async def test_reconcile_finds_what_workers_hold_now(
+    workers: list[WorkerProcess],
+    celery_client,  # type: ignore[no-untyped-def]
+    engine: AsyncEngine,
+) -> None:
+    from src.control.inspector import Inspector, InspectKind
+
+    inspector = Inspector(celery_client, timeout=1.0, cache_ttl=0)
+    task = celery_client.send_task("src.tasks.demo.analyze_slow", args=[4], queue="maintenance")
+    try:
+        for _ in range(100):
+            active = await inspector.get(InspectKind.ACTIVE, max_age=0)
+            if any(t.get("id") == task.id for ts in active.replies.values() for t in ts):
+                break
+            await asyncio.sleep(0.1)
+        fresh = Collector(engine=engine, inspector=inspector)  # no events at all
+        assert await fresh.reconcile() >= 1
+        assert await fresh.flush()
+        rows = await wait_rows(engine, [task.id], lambda r: task.id in r, within=5)
+        row = rows[task.id]
+        assert row.state == "STARTED" and row.name == "src.tasks.demo.analyze_slow"
+        assert row.worker in {w.hostname for w in workers} and row.started_at is not None
+        assert row.queue == "maintenance"
+    finally:
+        inspector.close()
