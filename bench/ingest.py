@@ -28,10 +28,11 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from stream import TASKS, read_stream  # noqa: E402
+
 from src.collector.collector import Collector  # noqa: E402
 from src.collector.decode import Decoder  # noqa: E402
 from src.db.engine import create_engine  # noqa: E402
-from stream import TASKS, read_stream  # noqa: E402
 
 ANCHOR = (
     "anchor: Flower 2.2.0 ~10,800 events/s at 328 MB peak; "
@@ -113,7 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stream.bin"
         subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "stream.py"), str(path)], check=True, stdout=subprocess.DEVNULL
+            [sys.executable, str(ROOT / "bench" / "stream.py"), str(path)],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         name = asyncio.run(create_db(args.dsn))
         url = f"{args.dsn.rsplit('/', 1)[0]}/{name}"

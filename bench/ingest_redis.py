@@ -58,17 +58,16 @@ async def run_once(
     await admin.close()
     url = f"{dsn.rsplit('/', 1)[0]}/{name}"
     try:
-        subprocess.run(
-            [sys.executable, "-c", f"from src.db.migrations import upgrade; upgrade({url!r})"],
-            check=True,
-            cwd=ROOT,
+        migrate = f"from src.db.migrations import upgrade; upgrade({url!r})"
+        await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-c", migrate], check=True, cwd=ROOT
         )
         engine = create_engine(url)
         collector = Collector(
             engine=engine, broker_url=f"redis://127.0.0.1:{port}/0", flush_interval=0.5
         )
         job = asyncio.create_task(collector.run())
-        while not (collector.reader and collector.reader.connected.is_set()):
+        while not (collector.reader and collector.reader.connected.is_set()):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # past the start-up reconcile
         sync = redis.Redis(port=port)
@@ -95,7 +94,7 @@ async def run_once(
         while frames.messages < int(messages) and time.monotonic() < deadline:
             worst_omem = max(worst_omem, await asyncio.to_thread(subscriber_omem, sync))
             await asyncio.sleep(0.02)
-        while collector.intake.qsize() and time.monotonic() < deadline:
+        while collector.intake.qsize() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         caught_up = time.perf_counter()
         job.cancel()
@@ -136,14 +135,20 @@ async def run_once(
 def report(label: str, r: dict[str, Any]) -> None:
     lost = r["task_events"] - r["merged"]
     rate = r["events"] / (r["publish_seconds"] + r["lag"])
-    print(f"{label}: published {r['events']:,} events ({r['task_events']:,} task events, "
-          f"{r['messages']:,} messages) in {r['publish_seconds']:.2f} s")
-    print(f"  received {r['received_messages']:,}/{r['messages']:,} messages; task events lost: "
-          f"{lost:,} ({100 * lost / max(r['task_events'], 1):.2f}%); intake drops "
-          f"{r['intake_dropped']}")
-    print(f"  caught up {r['lag']:.2f} s after the last publish: {rate:,.0f} events/s from first "
-          f"publish to last event merged; "
-          f"peak subscriber output buffer in Redis {r['omem'] / 1e6:.1f} MB (limit 32 MB)")
+    print(
+        f"{label}: published {r['events']:,} events ({r['task_events']:,} task events, "
+        f"{r['messages']:,} messages) in {r['publish_seconds']:.2f} s"
+    )
+    print(
+        f"  received {r['received_messages']:,}/{r['messages']:,} messages; task events lost: "
+        f"{lost:,} ({100 * lost / max(r['task_events'], 1):.2f}%); intake drops "
+        f"{r['intake_dropped']}"
+    )
+    print(
+        f"  caught up {r['lag']:.2f} s after the last publish: {rate:,.0f} events/s from first "
+        f"publish to last event merged; "
+        f"peak subscriber output buffer in Redis {r['omem'] / 1e6:.1f} MB (limit 32 MB)"
+    )
     print(f"  rows {r['rows']:,} ({r['finished']:,} finished); final flush {r['store_wait']:.2f} s")
 
 

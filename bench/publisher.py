@@ -46,8 +46,11 @@ def load(path: Path, max_events: int) -> list[tuple[bytes, int, int]]:
 
 
 def main() -> None:
-    path, port, rate, max_events = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(
-        sys.argv[4]
+    path, port, rate, max_events = (
+        Path(sys.argv[1]),
+        int(sys.argv[2]),
+        float(sys.argv[3]),
+        int(sys.argv[4]),
     )
     messages = load(path, max_events)
     sock = socket.create_connection(("127.0.0.1", port))

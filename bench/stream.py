@@ -61,16 +61,15 @@ def events(seed: int = 7) -> Iterator[tuple[float, str, dict[str, Any]]]:
     now = time.time() - 3600
     workers = [f"celery@worker-{i}" for i in range(WORKERS)]
     timeline: list[tuple[float, str, dict[str, Any]]] = []
-    clock = 0
     for i in range(TASKS):
         task_id = str(uuid.UUID(int=rng.getrandbits(128)))
         worker = workers[i % WORKERS]
         name = NAMES[i % len(NAMES)]
         t0 = now + i * 0.002
         base = {"utcoffset": 0, "pid": 4000 + i % WORKERS}
-        clock += 1
+        clock = i + 1
         args = f"({rng.randint(1, 10**6)}, 'recording-{i}.wav')"
-        kwargs = "{'language': 'en', 'priority': %d}" % (i % 3)
+        kwargs = f"{{'language': 'en', 'priority': {i % 3}}}"
         timeline.append(
             (
                 t0,
@@ -141,7 +140,7 @@ def events(seed: int = 7) -> Iterator[tuple[float, str, dict[str, Any]]]:
             end = {
                 "type": "task-succeeded",
                 "uuid": task_id,
-                "result": "{'recording_id': %d, 'score': 0.%03d}" % (i, i % 1000),
+                "result": f"{{'recording_id': {i}, 'score': 0.{i % 1000:03d}}}",
                 "runtime": finished - started,
                 "timestamp": finished,
                 **common,

@@ -109,7 +109,7 @@ async def test_reconcile_finds_what_workers_hold_now(
     celery_client,  # type: ignore[no-untyped-def]
     engine: AsyncEngine,
 ) -> None:
-    from src.control.inspector import Inspector, InspectKind
+    from src.control.inspector import InspectKind, Inspector
 
     inspector = Inspector(celery_client, timeout=1.0, cache_ttl=0)
     task = celery_client.send_task("src.tasks.demo.analyze_slow", args=[4], queue="maintenance")
