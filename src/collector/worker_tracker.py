@@ -60,17 +60,21 @@ class WorkerTracker:
     workers: dict[str, WorkerState] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
 
-    def load(self, records: dict[str, WorkerRecord]) -> None:
-        """Seed from the registry (a collector taking over): who was online, and since when."""
+    def load(self, records: dict[str, WorkerRecord], now: float | None = None) -> None:
+        """Seed from the registry (a collector taking over): who was online. Their silence is
+        timed from now: while no collector listened, heartbeats were not heard but may well have
+        been sent, and a takeover must not declare every worker (and its tasks) lost."""
+        now = time.time() if now is None else now
         for hostname, rec in records.items():
             if hostname in self.workers:
                 continue
+            online = rec.offline_at is None and rec.heard_at > 0
             self.workers[hostname] = WorkerState(
                 hostname=hostname,
-                online=rec.offline_at is None and rec.heard_at > 0,
+                online=online,
                 freq=rec.freq,
                 last_heartbeat=rec.last_heartbeat.timestamp() if rec.last_heartbeat else None,
-                heard_at=rec.heard_at,
+                heard_at=max(rec.heard_at, now) if online else rec.heard_at,
                 loadavg=rec.loadavg,
                 sw_ident=rec.sw_ident,
                 sw_ver=rec.sw_ver,
