@@ -87,6 +87,7 @@ class Collector:
         self.last_error: str | None = None
         self.last_flush_at: float | None = None
         self.events = 0
+        self.bad_events = 0
         self.gaps = 0
         self._flushing: asyncio.Task[bool] | None = None
         self._lost_queue: list[tuple[str, float]] = []
@@ -100,26 +101,24 @@ class Collector:
     async def handle_batches(self, batches: list[Item]) -> None:
         """Merge decoded batches and raw pub/sub chunks (decoded here), in arrival order."""
         apply = self.merger.apply
-        publish = self.bus.publish
         live = not isinstance(self.bus, NullBus)  # nobody listens: skip building messages
         count = 0
         for item in batches:
             batch: list[Event] = self.frames.feed(item) if isinstance(item, bytes) else item
             for event in batch:
-                kind = event.get("type", "")
-                if kind.startswith("task-"):
-                    state = apply(event)
-                    if state is not None and live:
-                        row = self.merger.pending.get(event["uuid"])
-                        if row is not None:
-                            data = {"task_id": row["task_id"], "timestamp": event["timestamp"]}
-                            for key in _TASK_FIELDS:
-                                data[key] = row.get(key)
-                            await publish(Channel.TASKS, envelope("task-" + state.lower(), data))
-                elif kind.startswith("worker-"):
-                    await self._worker_event(event)
-                elif kind.startswith("collector-"):
-                    await self._connection_event(event)
+                try:
+                    kind = event.get("type", "")
+                    if kind.startswith("task-"):
+                        state = apply(event)
+                        if state is not None and live:
+                            await self._publish_task(state, event)
+                    elif kind.startswith("worker-"):
+                        await self._worker_event(event)
+                    elif kind.startswith("collector-"):
+                        await self._connection_event(event)
+                except Exception:  # one malformed event must not stop collection
+                    self.bad_events += 1
+                    log.debug("bad event skipped: %r", event, exc_info=True)
                 count += 1
                 if count % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -127,6 +126,14 @@ class Collector:
         if len(self.merger) >= self.flush_rows and not self.degraded:
             self._start_flush()
         await asyncio.sleep(0)  # let the flush and the sweep progress between batches
+
+    async def _publish_task(self, state: str, event: Event) -> None:
+        row = self.merger.pending.get(event["uuid"])
+        if row is not None:
+            data = {"task_id": row["task_id"], "timestamp": event["timestamp"]}
+            for key in _TASK_FIELDS:
+                data[key] = row.get(key)
+            await self.bus.publish(Channel.TASKS, envelope("task-" + state.lower(), data))
 
     def _start_flush(self) -> asyncio.Task[bool]:
         """One flush at a time; it runs while the consumer keeps merging (never waiting on it)."""
@@ -257,6 +264,7 @@ class Collector:
             "pending_tasks": len(self.merger),
             "dropped_overflow": self.merger.overflow_dropped,
             "dropped_intake": self.intake.dropped if self.intake else 0,
+            "bad_events": self.bad_events,
             "decode_errors": self.frames.errors + (reader.decoder.errors if reader else 0),
             "messages": self.frames.messages + (reader.messages if reader else 0),
             "rows_written": self.store.rows_written,

@@ -151,3 +151,17 @@ def test_retry_reported_after_the_next_run_was_received_counts_once() -> None:
     for order in (events, events[::-1]):
         row = merged(order)
         assert row["retries"] == 1 and row["state"] == "SUCCESS" and row["worker"] == "b"
+
+
+async def test_malformed_events_are_skipped_and_counted() -> None:
+    from src.collector.collector import Collector
+
+    class _NoEngine:
+        class dialect:
+            name = "none"
+
+    collector = Collector(engine=_NoEngine())  # type: ignore[arg-type]
+    bad = [{"type": 5}, {"type": "task-started", "uuid": "t1", "timestamp": "soon"}]
+    await collector.handle_batches([[*bad, *lifecycle("t1", T0)]])
+    assert collector.bad_events == 1  # the non-text type; the bad timestamp is just ignored
+    assert collector.merger.pending["t1"]["state"] == "SUCCESS"
