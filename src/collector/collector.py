@@ -330,6 +330,17 @@ class Collector:
                 await asyncio.wait_for(self.flush(), timeout=10)
 
 
+async def read_status(redis: aioredis.Redis | None) -> dict[str, Any] | None:
+    """The leading collector's latest status (any replica may ask; None when none runs)."""
+    if redis is None:
+        return None
+    try:
+        raw = await redis.get(STATUS_KEY)
+    except Exception:
+        return None
+    return json.loads(raw) if raw else None
+
+
 def collector_for(services: Any) -> Collector:
     """A collector wired to a process's services."""
     return Collector(
@@ -344,4 +355,4 @@ def collector_for(services: Any) -> Collector:
     )
 
 
-__all__ = ["STATUS_KEY", "Collector", "collector_for"]
+__all__ = ["STATUS_KEY", "Collector", "collector_for", "read_status"]

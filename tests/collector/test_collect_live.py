@@ -3,12 +3,15 @@ job inside the served app) stores rows whose states and timestamps match what ha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from redis import asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.collector.collector import read_status
 from src.db.engine import create_engine
 from tests.collector.support import states, wait_for, wait_rows
 from tests.support.servers import ApiServer, WorkerProcess
@@ -85,3 +88,16 @@ async def test_collector_runs_as_the_api_leader(
     collector = services.collector
     assert await wait_for(lambda: collector.status()["connected"], 15)
     assert not collector.degraded
+    client = aioredis.Redis.from_url(api.settings.broker_url)  # another replica's view
+    try:
+        status = None
+        for _ in range(100):  # written about once a second
+            status = await read_status(client)
+            if status and status["connected"] and status["rows_written"] > 0:
+                break
+            await asyncio.sleep(0.1)
+        assert status is not None and status["connected"] and not status["degraded"]
+        assert status["events"] > 0 and status["rows_written"] > 0
+        assert status["dropped_overflow"] == status["dropped_intake"] == 0
+    finally:
+        await client.aclose()
