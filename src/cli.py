@@ -61,6 +61,20 @@ def serve(host: str, port: int, replicas: int) -> None:
 
 
 @main.command()
+@_one_line_errors
+def collect() -> None:
+    """Run only the leader jobs (the event collector, ...) without HTTP; Ctrl-C stops."""
+    from src.collector.run import run_collect
+
+    settings = get_settings()
+    _check_database(settings.database_url)
+    _configure_logging(settings.celery_log_level)
+    if not settings.collector_enabled:
+        raise ConfigError("COLLECTOR_ENABLED is false: nothing to collect")
+    asyncio.run(run_collect(settings))
+
+
+@main.command()
 @click.option("--sub", "subject", required=True, help="who the token names")
 @click.option(
     "--role",

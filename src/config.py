@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     inspect_cache_ttl: float = Field(1.0, ge=0, le=60)
     control_concurrency: int = Field(4, ge=1, le=32)
 
+    # Event collection (a leader job: one process of the deployment collects at a time).
+    collector_enabled: bool = True
+    leader_lease_seconds: float = Field(10.0, ge=1, le=300)
+
     @field_validator("celery_broker_url", "celery_result_backend", "pubsub_url")
     @classmethod
     def _url_has_scheme(cls, value: str | None) -> str | None:

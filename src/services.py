@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from celery import Celery
 from redis import asyncio as aioredis
@@ -26,6 +27,7 @@ from src.config import Settings
 from src.control.inspector import Inspector
 from src.control.plane import ControlPlane
 from src.db.engine import create_engine, session_factory
+from src.leadership import Leadership
 from src.monitoring import switch as _switch  # noqa: F401  (declares monitoring.enabled)
 from src.system_config import ConfigStore
 from src.task_store.retention import TaskRetention
@@ -47,6 +49,11 @@ class Services:
     result_redis: aioredis.Redis | None
     config: ConfigStore
     bus: EventBus = field(default_factory=NullBus)
+    # celery-admin's own cross-replica state (leader lease, worker registry, collector status):
+    # PUBSUB_URL, else the broker, else the result backend, when one of them is Redis.
+    state_redis: aioredis.Redis | None = None
+    leadership: Leadership | None = None
+    collector: Any = None  # src.collector.collector.Collector, when this process may collect
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -65,6 +72,12 @@ class Services:
             else None
         )
         sessions = session_factory(engine)
+        state_url = settings.pubsub_redis_url or (backend_url if result_redis is not None else None)
+        state_redis = (
+            aioredis.Redis.from_url(state_url, socket_timeout=3, socket_connect_timeout=2)
+            if state_url
+            else None
+        )
         services = cls(
             bus=build_bus(settings),
             settings=settings,
@@ -81,9 +94,15 @@ class Services:
             sessions=sessions,
             result_redis=result_redis,
             config=ConfigStore(sessions),
+            state_redis=state_redis,
         )
         services.control = ControlPlane.attach(services)
         services.run_as_leader("task-retention", TaskRetention(engine, services.config).run)
+        if settings.collector_enabled:
+            from src.collector.collector import collector_for
+
+            services.collector = collector = collector_for(services)
+            services.run_as_leader("collector", collector.run)
         return services
 
     @property
@@ -108,7 +127,8 @@ class Services:
 
     def run_as_leader(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
         """Register a loop that must run in exactly one process of the deployment (collector,
-        sampler, pruning). Until leadership exists, every process that registers it runs it."""
+        sampler, pruning): it runs while this process holds the Redis lease (src/leadership.py)
+        and is cancelled when the lease is lost. Register before `start()`."""
         self._leader_jobs.append((name, job))
 
     def on_worker_online(self, hook: Callable[[str], Awaitable[None]]) -> None:
@@ -126,8 +146,13 @@ class Services:
         await self.bus.start()
         if discover_workers:
             self.spawn("worker-discovery", self._discovery_loop())
-        for name, job in self._leader_jobs:
-            self.spawn(name, job())
+        if self._leader_jobs:
+            self.leadership = Leadership(
+                self.state_redis,
+                list(self._leader_jobs),
+                ttl=self.settings.leader_lease_seconds,
+            )
+            self.spawn("leadership", self.leadership.run())
 
     async def _discovery_loop(self) -> None:
         """Ping without a limit now and then, so inspect's `limit=` counts new workers too.
@@ -160,6 +185,8 @@ class Services:
         await self.queues.close()
         if self.result_redis is not None:
             await self.result_redis.aclose()
+        if self.state_redis is not None:
+            await self.state_redis.aclose()
         await self.engine.dispose()
 
 

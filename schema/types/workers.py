@@ -103,7 +103,8 @@ class Worker:
     hostname: str
     online: bool
     last_heartbeat: datetime | None = strawberry.field(
-        default=None, description="When the worker was last heard from."
+        default=None,
+        description="The worker's latest heartbeat event, else when it last answered inspect.",
     )
     pid: int | None = None
     uptime: float | None = strawberry.field(
@@ -145,7 +146,12 @@ class Worker:
 
     @classmethod
     def build(
-        cls, hostname: str, online: bool, replies: Mapping[InspectKind, InspectReply]
+        cls,
+        hostname: str,
+        online: bool,
+        replies: Mapping[InspectKind, InspectReply],
+        *,
+        heartbeat: datetime | None = None,
     ) -> Worker:
         """The worker as the given replies describe it; kinds not fetched leave defaults."""
 
@@ -153,13 +159,14 @@ class Worker:
             reply = replies.get(kind)
             return reply.replies.get(hostname) if reply is not None else None
 
-        worker = cls(hostname=hostname, online=online)
+        worker = cls(hostname=hostname, online=online, last_heartbeat=heartbeat)
         stats_reply = replies.get(InspectKind.STATS)
         stats = of(InspectKind.STATS)
         if stats:
             pool = pool_info(stats)
             totals = processed_by_task(stats)
-            worker.last_heartbeat = stats_reply.received_at if stats_reply else None
+            if worker.last_heartbeat is None and stats_reply is not None:
+                worker.last_heartbeat = stats_reply.received_at
             worker.pid = stats.get("pid")
             worker.uptime = stats.get("uptime")
             worker.pool = WorkerPool.from_info(pool) if pool else None

@@ -1,0 +1,32 @@
+"""`celery-admin collect`: the services of `serve` minus HTTP, running only the leader jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from src.config import Settings
+from src.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def run_collect(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Until SIGINT/SIGTERM (or `stop` is set): compete for the lease and collect while leading."""
+    services = Services.build(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await services.start(discover_workers=False)
+    log.info("collector running; waiting for leadership")
+    try:
+        await stop.wait()
+    finally:
+        await services.stop()
+
+
+__all__ = ["run_collect"]
