@@ -21,7 +21,9 @@ async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def candidate(redis: aioredis.Redis, key: str, running: dict[str, int]) -> Leadership:
+def candidate(
+    redis: aioredis.Redis, key: str, running: dict[str, int], ttl: float = 1.5
+) -> Leadership:
     holder: list[Leadership] = []
 
     async def job() -> None:
@@ -32,7 +34,7 @@ def candidate(redis: aioredis.Redis, key: str, running: dict[str, int]) -> Leade
         finally:
             running[me] -= 1
 
-    leadership = Leadership(redis, [("job", job)], key=key, ttl=1.5)
+    leadership = Leadership(redis, [("job", job)], key=key, ttl=ttl)
     holder.append(leadership)
     return leadership
 
@@ -40,7 +42,8 @@ def candidate(redis: aioredis.Redis, key: str, running: dict[str, int]) -> Leade
 async def test_one_leads_and_the_other_takes_over(redis: aioredis.Redis) -> None:
     key = f"test:leader:{uuid.uuid4().hex}"
     running: dict[str, int] = {}
-    first, second = candidate(redis, key, running), candidate(redis, key, running)
+    # A lease long enough that a loaded CI machine never lets it lapse between renewals.
+    first, second = candidate(redis, key, running, 6.0), candidate(redis, key, running, 6.0)
     one = asyncio.create_task(first.run())
     assert await wait_for(lambda: first.is_leader, 5)
     two = asyncio.create_task(second.run())
