@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # Our own services.
     database_url: str = "sqlite+aiosqlite:///./.celery-admin/celery_admin.db"
     pubsub_url: str | None = Field(None, description="Redis URL for subscriptions; default: broker")
+    bus_queue_size: int = Field(256, ge=1, le=100_000, description="messages held per subscriber")
+    bus_canary_interval: float = Field(2.0, gt=0, le=60, description="seconds between canaries")
 
     # Authentication.
     jwt_secret: SecretStr | None = Field(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from src.auth.tokens import TokenService
 from src.brokers import QueueBackend, queue_backend_for
 from src.bus import EventBus, NullBus
+from src.bus.redis_bus import RedisBus
 from src.cluster import load_cluster_app
 from src.config import Settings
 from src.control.inspector import Inspector
@@ -62,6 +63,7 @@ class Services:
         )
         sessions = session_factory(engine)
         return cls(
+            bus=build_bus(settings),
             settings=settings,
             app=app,
             tokens=TokenService(settings),
@@ -148,4 +150,14 @@ class Services:
         await self.engine.dispose()
 
 
-__all__ = ["Services"]
+def build_bus(settings: Settings) -> EventBus:
+    """The process's one event bus: Redis pub/sub (PUBSUB_URL, else a Redis broker), else none."""
+    url = settings.pubsub_redis_url
+    if url is None:
+        return NullBus()
+    return RedisBus(
+        url, queue_size=settings.bus_queue_size, canary_interval=settings.bus_canary_interval
+    )
+
+
+__all__ = ["Services", "build_bus"]

@@ -1,5 +1,5 @@
 """Publishing live events to every API replica (subscriptions) through Redis pub/sub."""
 
-from src.bus.base import Channel, EventBus, NullBus, envelope
+from src.bus.base import BusHealth, Channel, EventBus, NullBus, envelope
 
-__all__ = ["Channel", "EventBus", "NullBus", "envelope"]
+__all__ = ["BusHealth", "Channel", "EventBus", "NullBus", "envelope"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -27,6 +28,19 @@ def envelope(kind: str, data: Any) -> dict[str, Any]:
     return {"v": ENVELOPE_VERSION, "type": kind, "at": time.time(), "data": data}
 
 
+@dataclass(frozen=True, slots=True)
+class BusHealth:
+    """What systemStatus and monitoring show about the bus of this process."""
+
+    enabled: bool  # False for NullBus: nothing live in this process
+    connected: bool  # subscribed to Redis and the last canary came back in time
+    reconnects: int  # subscriptions rebuilt after a lost connection or a dead listener
+    dropped: int  # published messages dropped (Redis unreachable or slow)
+    subscribers: int  # live subscriptions served by this process
+    missed: int  # messages skipped for subscribers that read too slowly
+    last_error: str | None = None
+
+
 class EventBus(Protocol):
     async def publish(self, channel: Channel, message: dict[str, Any]) -> None: ...
 
@@ -39,6 +53,8 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+    def health(self) -> BusHealth: ...
 
 
 class NullBus:
@@ -60,5 +76,8 @@ class NullBus:
     async def stop(self) -> None:
         return None
 
+    def health(self) -> BusHealth:
+        return BusHealth(False, False, 0, self.dropped, 0, 0, None)
 
-__all__ = ["ENVELOPE_VERSION", "Channel", "EventBus", "NullBus", "envelope"]
+
+__all__ = ["ENVELOPE_VERSION", "BusHealth", "Channel", "EventBus", "NullBus", "envelope"]

@@ -1,0 +1,164 @@
+"""Fan-out of one channel's messages to many local subscribers, each with a bounded queue.
+
+The process subscribes to Redis once per channel; every WebSocket subscription gets its own queue
+here. A queue that is full does not grow: further messages are counted, and once the subscriber reads
+again it first receives one `missed` notice (an envelope of kind MISSED_KIND with the count) at the
+exact place of the gap. Memory per subscriber is therefore at most `capacity` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from src.bus.base import envelope
+
+MISSED_KIND = "bus.missed"
+
+# Why messages were missed (the `reason` of a missed notice).
+SLOW_CONSUMER = "SLOW_CONSUMER"  # this subscriber did not read fast enough; count is exact
+BUS_INTERRUPTED = "BUS_INTERRUPTED"  # the Redis subscription was rebuilt; count is unknown
+
+
+def missed_notice(count: int | None, reason: str) -> dict[str, Any]:
+    return envelope(MISSED_KIND, {"count": count, "reason": reason})
+
+
+class Subscriber:
+    """One consumer's bounded queue. Producers call `offer` (never blocks); the consumer iterates."""
+
+    def __init__(self, channel: str, capacity: int) -> None:
+        self.channel = channel
+        self.capacity = max(1, capacity)
+        self._items: deque[dict[str, Any]] = deque()
+        self._wakeup = asyncio.Event()
+        self._pending_missed = 0
+        self.missed_total = 0
+        self.delivered = 0
+        self.closed = False
+
+    @property
+    def queued(self) -> int:
+        return len(self._items)
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if len(self._items) >= self.capacity:
+            self._pending_missed += 1
+            self.missed_total += 1
+            return
+        if self._pending_missed:
+            # The notice goes where the gap is; it may take the queue one over capacity.
+            self._items.append(missed_notice(self._pending_missed, SLOW_CONSUMER))
+            self._pending_missed = 0
+        self._items.append(message)
+        self._wakeup.set()
+
+    def interrupt(self) -> None:
+        """The upstream subscription was lost for a while: messages may be missing here."""
+        if self.closed:
+            return
+        if self._items and self._items[-1].get("type") == MISSED_KIND:
+            return
+        self._items.append(missed_notice(None, BUS_INTERRUPTED))
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    async def get(self) -> dict[str, Any] | None:
+        """The next message, a missed notice, or None once closed."""
+        while True:
+            if self._items:
+                self.delivered += 1
+                return self._items.popleft()
+            if self._pending_missed:
+                count, self._pending_missed = self._pending_missed, 0
+                return missed_notice(count, SLOW_CONSUMER)
+            if self.closed:
+                return None
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def __aiter__(self) -> Subscriber:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        item = await self.get()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutStats:
+    subscribers: int
+    queued: int  # messages waiting in all local queues
+    max_queued: int  # the fullest queue
+    missed: int  # messages skipped for slow subscribers since start
+
+
+class Fanout:
+    """channel -> local subscribers."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._missed_closed = 0
+
+    def add(self, channel: str) -> Subscriber:
+        subscriber = Subscriber(channel, self.capacity)
+        self._subscribers.setdefault(channel, set()).add(subscriber)
+        return subscriber
+
+    def remove(self, subscriber: Subscriber) -> None:
+        subscriber.close()
+        group = self._subscribers.get(subscriber.channel)
+        if group is not None and subscriber in group:
+            group.discard(subscriber)
+            self._missed_closed += subscriber.missed_total
+
+    def has(self, channel: str) -> bool:
+        return bool(self._subscribers.get(channel))
+
+    def deliver(self, channel: str, message: dict[str, Any]) -> int:
+        group = self._subscribers.get(channel)
+        if not group:
+            return 0
+        for subscriber in group:
+            subscriber.offer(message)
+        return len(group)
+
+    def interrupt_all(self) -> None:
+        for group in self._subscribers.values():
+            for subscriber in group:
+                subscriber.interrupt()
+
+    def close_all(self) -> None:
+        for group in self._subscribers.values():
+            for subscriber in group:
+                subscriber.close()
+
+    def stats(self) -> FanoutStats:
+        everyone = [s for group in self._subscribers.values() for s in group]
+        return FanoutStats(
+            subscribers=len(everyone),
+            queued=sum(s.queued for s in everyone),
+            max_queued=max((s.queued for s in everyone), default=0),
+            missed=self._missed_closed + sum(s.missed_total for s in everyone),
+        )
+
+
+__all__ = [
+    "BUS_INTERRUPTED",
+    "MISSED_KIND",
+    "SLOW_CONSUMER",
+    "Fanout",
+    "FanoutStats",
+    "Subscriber",
+    "missed_notice",
+]

@@ -1,0 +1,128 @@
+"""The Redis event bus on its own, against real redis-servers: delivery, bounds, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from redis import asyncio as aioredis
+
+from src.bus.base import Channel, envelope
+from src.bus.fanout import BUS_INTERRUPTED, MISSED_KIND, SLOW_CONSUMER
+from src.bus.redis_bus import RedisBus
+from src.embedded_redis import EmbeddedRedis, free_port
+from tests.support.servers import redis_binary
+
+
+async def next_message(
+    messages: AsyncIterator[dict[str, Any]], within: float = 5.0
+) -> dict[str, Any]:
+    return await asyncio.wait_for(anext(messages), within)
+
+
+async def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def bus(redis_server: EmbeddedRedis) -> AsyncIterator[RedisBus]:
+    bus = RedisBus(f"{redis_server.url}/0", queue_size=8, canary_interval=0.3)
+    await bus.start()
+    yield bus
+    await bus.stop()
+
+
+async def test_delivers_envelopes_in_order(bus: RedisBus) -> None:
+    async with bus.subscribe(Channel.TASKS) as messages:
+        for i in range(5):
+            await bus.publish(Channel.TASKS, envelope("task.test", {"n": i}))
+        received = [await next_message(messages) for _ in range(5)]
+    assert [m["data"]["n"] for m in received] == list(range(5))
+    assert {m["v"] for m in received} == {1}
+    assert bus.health().connected and bus.health().dropped == 0
+
+
+async def test_ignores_what_is_not_a_current_envelope(
+    bus: RedisBus, redis_server: EmbeddedRedis
+) -> None:
+    raw = aioredis.Redis.from_url(f"{redis_server.url}/0")
+    async with bus.subscribe(Channel.WORKERS) as messages:
+        await raw.publish(str(Channel.WORKERS), "not json")
+        await raw.publish(str(Channel.WORKERS), '{"v": 99, "type": "future", "data": 1}')
+        await bus.publish(Channel.WORKERS, envelope("worker.online", {"hostname": "a"}))
+        message = await next_message(messages)
+    await raw.aclose()
+    assert message["type"] == "worker.online"
+
+
+async def test_two_buses_both_deliver(bus: RedisBus, redis_server: EmbeddedRedis) -> None:
+    other = RedisBus(f"{redis_server.url}/0", canary_interval=0.3)
+    await other.start()
+    try:
+        async with bus.subscribe(Channel.METRICS) as a, other.subscribe(Channel.METRICS) as b:
+            await bus.publish(Channel.METRICS, envelope("metrics.sample", {"x": 1}))
+            assert (await next_message(a))["data"] == {"x": 1}
+            assert (await next_message(b))["data"] == {"x": 1}
+    finally:
+        await other.stop()
+
+
+async def test_slow_subscriber_is_bounded_and_told_what_it_missed(bus: RedisBus) -> None:
+    async with bus.subscribe(Channel.TASKS) as messages, bus.subscribe(Channel.TASKS) as reader:
+        for i in range(100):
+            await bus.publish(Channel.TASKS, envelope("task.test", {"n": i}))
+        # the other subscriber reads everything: the last message has arrived in this process
+        for _ in range(8):
+            await next_message(reader)
+        await eventually(lambda: bus.fanout_stats().missed >= 2 * 92)
+        assert bus.fanout_stats().max_queued <= 9  # capacity 8 (+ one missed notice)
+        received = [await next_message(messages) for _ in range(9)]
+    assert [m["data"]["n"] for m in received[:8]] == list(range(8))
+    assert received[8]["type"] == MISSED_KIND
+    assert received[8]["data"] == {"count": 92, "reason": SLOW_CONSUMER}
+
+
+async def test_publish_never_blocks_or_raises_when_redis_is_down() -> None:
+    redis = EmbeddedRedis(binary=redis_binary())
+    redis.start()
+    bus = RedisBus(f"{redis.url}/0", canary_interval=0.3, publish_timeout=0.2)
+    await bus.start()
+    redis.stop()
+    try:
+        started = time.monotonic()
+        for i in range(50):
+            await bus.publish(Channel.TASKS, envelope("task.test", {"n": i}))
+        assert time.monotonic() - started < 2.0
+        assert bus.health().dropped == 50
+    finally:
+        await bus.stop()
+
+
+async def test_subscribers_survive_a_redis_restart() -> None:
+    redis = EmbeddedRedis(port=free_port(), binary=redis_binary())
+    redis.start()
+    bus = RedisBus(f"{redis.url}/0", canary_interval=0.3, max_backoff=0.5)
+    await bus.start()
+    try:
+        async with bus.subscribe(Channel.TASKS) as messages:
+            await bus.publish(Channel.TASKS, envelope("task.test", {"n": "before"}))
+            assert (await next_message(messages))["data"]["n"] == "before"
+            redis.stop()
+            notice = await next_message(messages, within=10)
+            assert notice["type"] == MISSED_KIND
+            assert notice["data"]["reason"] == BUS_INTERRUPTED
+            assert not bus.health().connected
+            redis.start()  # same port
+            await eventually(lambda: bus.health().connected, within=15)
+            await bus.publish(Channel.TASKS, envelope("task.test", {"n": "after"}))
+            assert (await next_message(messages))["data"]["n"] == "after"
+            assert bus.health().reconnects >= 1
+    finally:
+        await bus.stop()
+        redis.stop()
