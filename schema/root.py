@@ -9,13 +9,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import ErrorCodes, is_unexpected
+from schema.fields.monitoring import MonitoringQueries
 from schema.fields.queues import QueueQueries
 from schema.fields.system import SystemQueries
 from schema.fields.workers import WorkerQueries
 
 
 @strawberry.type
-class Query(SystemQueries, WorkerQueries, QueueQueries):
+class Query(SystemQueries, WorkerQueries, QueueQueries, MonitoringQueries):
     pass
 
 

@@ -214,26 +214,31 @@ class Sampler:
         return samples
 
     async def _workers(self, view: ClusterView) -> list[WorkerSample]:
-        stats, active = await asyncio.gather(
-            view.reply(InspectKind.STATS), view.reply(InspectKind.ACTIVE), return_exceptions=True
-        )
-        if isinstance(stats, BaseException):
-            raise stats
-        active_by = {} if isinstance(active, BaseException) else active.replies
-        workers = []
-        for hostname, reply in sorted(stats.replies.items()):
-            reply = reply if isinstance(reply, dict) else {}
-            total = reply.get("total")
-            pool = reply.get("pool") if isinstance(reply.get("pool"), dict) else {}
-            workers.append(
-                WorkerSample(
-                    hostname=hostname,
-                    active=len(active_by.get(hostname) or []),
-                    processed=sum(total.values()) if isinstance(total, dict) else None,
-                    pool_size=pool.get("max-concurrency") if pool else None,
-                )
+        return await workers_from_view(view)
+
+
+async def workers_from_view(view: ClusterView) -> list[WorkerSample]:
+    """Workers answering stats, with their active task counts (inspect replies, cached)."""
+    stats, active = await asyncio.gather(
+        view.reply(InspectKind.STATS), view.reply(InspectKind.ACTIVE), return_exceptions=True
+    )
+    if isinstance(stats, BaseException):
+        raise stats
+    active_by = {} if isinstance(active, BaseException) else active.replies
+    workers = []
+    for hostname, reply in sorted(stats.replies.items()):
+        reply = reply if isinstance(reply, dict) else {}
+        total = reply.get("total")
+        pool = reply.get("pool") if isinstance(reply.get("pool"), dict) else {}
+        workers.append(
+            WorkerSample(
+                hostname=hostname,
+                active=len(active_by.get(hostname) or []),
+                processed=sum(total.values()) if isinstance(total, dict) else None,
+                pool_size=pool.get("max-concurrency") if pool else None,
             )
-        return workers
+        )
+    return workers
 
 
-__all__ = ["HEARTBEAT_KEY", "LATEST_KEY", "TOTALS_KEY", "Sampler"]
+__all__ = ["HEARTBEAT_KEY", "LATEST_KEY", "TOTALS_KEY", "Sampler", "workers_from_view"]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from src.bus import Channel
+from src.bus.base import BusHealth
 from src.config import Settings
 from src.monitoring.runtime import Monitoring
 from src.services import Services
@@ -35,6 +36,9 @@ class RecordingBus:
 
     async def stop(self) -> None:
         return None
+
+    def health(self) -> BusHealth:
+        return BusHealth(True, True, 0, 0, 0, 0, None)
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from tests.monitoring.conftest import RecordingBus
 
 
 async def test_sample_counts_queue_messages_and_workers(
-    monitoring: Monitoring, workers, celery_client  # type: ignore[no-untyped-def]
+    monitoring: Monitoring,
+    workers,
+    celery_client,  # type: ignore[no-untyped-def]
 ) -> None:
     name = f"idle_{uuid.uuid4().hex[:6]}"  # nobody consumes it, so the messages stay
     for i in range(3):
@@ -39,7 +41,9 @@ async def test_sample_counts_queue_messages_and_workers(
 
 
 async def test_oldest_age_uses_the_stored_sent_time(
-    monitoring: Monitoring, services: Services, celery_client  # type: ignore[no-untyped-def]
+    monitoring: Monitoring,
+    services: Services,
+    celery_client,  # type: ignore[no-untyped-def]
 ) -> None:
     name = f"idle_{uuid.uuid4().hex[:6]}"
     result = celery_client.send_task("src.tasks.demo.add", args=[1, 1], queue=name)
@@ -54,7 +58,9 @@ async def test_oldest_age_uses_the_stored_sent_time(
 
 
 async def test_active_tasks_are_counted(
-    monitoring: Monitoring, workers, celery_client  # type: ignore[no-untyped-def]
+    monitoring: Monitoring,
+    workers,
+    celery_client,  # type: ignore[no-untyped-def]
 ) -> None:
     result = celery_client.send_task("src.tasks.demo.analyze_slow", args=[4], queue="ai_analysis")
     deadline = time.monotonic() + 10
@@ -109,7 +115,9 @@ async def test_throughput_and_runtime_percentiles_from_task_history(
 
 
 async def test_tick_stores_the_latest_sample_and_publishes_it(
-    monitoring: Monitoring, services: Services, workers  # type: ignore[no-untyped-def]
+    monitoring: Monitoring,
+    services: Services,
+    workers,  # type: ignore[no-untyped-def]
 ) -> None:
     sample = await monitoring.sampler.tick(1.0)
     assert await monitoring.latest() == sample
