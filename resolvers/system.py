@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from schema.context import Info
+from schema.types.events import EventBusStatus
 from schema.types.system import Component, HealthState, SystemInfo, SystemStatus
 from src import __version__
 from src.control.inspector import InspectKind
@@ -34,6 +35,7 @@ async def system_status(info: Info) -> SystemStatus:
         result_backend=Component.from_health(components["result_backend"]),
         database=Component.from_health(components["database"]),
         workers_online=workers_online,
+        event_bus=EventBusStatus.from_health(services.bus.health()),
         broker_url=mask_url(services.broker_url),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -58,6 +59,12 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [_shape(error) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result a subscription (WebSocket) sends: shaped before it goes out."""
+        if getattr(result, "errors", None):
+            result.errors = [_shape(error) for error in result.errors]
+        yield
 
 
 __all__ = ["MASKED_MESSAGE", "ErrorCodes", "is_unexpected"]

@@ -11,12 +11,18 @@ from strawberry.types import ExecutionContext
 from schema.errors import ErrorCodes, is_unexpected
 from schema.fields.monitoring import MonitoringQueries
 from schema.fields.queues import QueueQueries
+from schema.fields.subscriptions import EventSubscriptions
 from schema.fields.system import SystemQueries
 from schema.fields.workers import WorkerQueries
 
 
 @strawberry.type
 class Query(SystemQueries, WorkerQueries, QueueQueries, MonitoringQueries):
+    pass
+
+
+@strawberry.type
+class Subscription(EventSubscriptions):
     pass
 
 
@@ -33,6 +39,7 @@ class Schema(strawberry.Schema):
 
 schema = Schema(
     query=Query,
+    subscription=Subscription,
     # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
     # values lose their mapping); definition order is deterministic anyway.
     config=StrawberryConfig(),
@@ -44,4 +51,4 @@ schema = Schema(
     ],
 )
 
-__all__ = ["Query", "schema"]
+__all__ = ["Query", "Subscription", "schema"]

@@ -13,10 +13,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
-from strawberry.fastapi import GraphQLRouter
 
 from schema.context import Context
 from schema.root import schema
+from schema.transport import CeleryAdminRouter
 from src import __version__
 from src.config import ConfigError, Settings, get_settings
 from src.db.schema_check import ensure_schema_current
@@ -62,11 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def context_getter(connection: HTTPConnection) -> Context:
         return Context(connection.app.state.services)
 
-    graphql = GraphQLRouter(
+    graphql = CeleryAdminRouter(
         schema,
         context_getter=context_getter,
         graphql_ide="graphiql",
         multipart_uploads_enabled=False,
+        allowed_origins=settings.allowed_origin_list(),
     )
     app.include_router(graphql, prefix=GRAPHQL_PATH)
     app.include_router(metrics_router)

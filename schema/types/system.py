@@ -6,6 +6,7 @@ from enum import Enum
 
 import strawberry
 
+from schema.types.events import EventBusStatus
 from src.health import ComponentHealth
 
 
@@ -39,6 +40,7 @@ class SystemStatus:
     result_backend: Component
     database: Component
     workers_online: int
+    event_bus: EventBusStatus = strawberry.field(description="This process's subscription bus.")
     broker_url: str = strawberry.field(description="The broker URL, password masked.")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -22,9 +22,15 @@ class TimeRangeInput:
     before: datetime | None = None
 
     def to_domain(self, name: str) -> TimeRange:
-        if self.after and self.before and self.after >= self.before:
+        after, before = _utc(self.after), _utc(self.before)
+        if after and before and after >= before:
             raise BadInput(f"{name}: 'after' must be earlier than 'before'", field=name)
-        return TimeRange(after=self.after, before=self.before)
+        return TimeRange(after=after, before=before)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without an offset is taken as UTC (comparing naive with aware times fails)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @strawberry.input(description="Which tasks: every given field must match (lists match any member).")
