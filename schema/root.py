@@ -9,7 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import ErrorCodes, is_unexpected
-from schema.fields.monitoring import MonitoringQueries
+from schema.fields.monitoring import MonitoringQueries, MonitoringSubscriptions
 from schema.fields.queues import QueueQueries
 from schema.fields.subscriptions import EventSubscriptions
 from schema.fields.system import SystemQueries
@@ -22,7 +22,7 @@ class Query(SystemQueries, WorkerQueries, QueueQueries, MonitoringQueries):
 
 
 @strawberry.type
-class Subscription(EventSubscriptions):
+class Subscription(EventSubscriptions, MonitoringSubscriptions):
     pass
 
 

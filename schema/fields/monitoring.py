@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import monitoring as resolve
+from resolvers import monitoring_streams as streams
 from schema.context import Info
 from schema.permissions import IsViewer
 from schema.types.monitoring import (
@@ -61,4 +62,18 @@ class MonitoringQueries:
     )
 
 
-__all__ = ["MonitoringQueries"]
+@strawberry.type
+class MonitoringSubscriptions:
+    metrics = strawberry.subscription(
+        resolver=streams.metrics,
+        permission_classes=[IsViewer],
+        description=streams.metrics.__doc__,
+    )
+    alerts = strawberry.subscription(
+        resolver=streams.alerts,
+        permission_classes=[IsViewer],
+        description=streams.alerts.__doc__,
+    )
+
+
+__all__ = ["MonitoringQueries", "MonitoringSubscriptions"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
+from schema.types.events import EventsMissed
 from schema.types.system import Component, HealthState
 from src.monitoring import sample as m
 from src.monitoring.alerts import Alert as AlertModel
@@ -389,12 +391,33 @@ class MonitoringStatus:
         )
 
 
+@strawberry.type(description="An alert as a subscription delivers it.")
+class AlertEvent:
+    kind: str = strawberry.field(
+        description="alert.current (active when you subscribed), alert.raised or alert.resolved."
+    )
+    alert: Alert
+
+
+MetricsMessage = Annotated[
+    MetricsSample | EventsMissed,
+    strawberry.union("MetricsMessage", description="A metrics sample, or a missed notice."),
+]
+AlertMessage = Annotated[
+    AlertEvent | EventsMissed,
+    strawberry.union("AlertMessage", description="An alert event, or a missed notice."),
+]
+
+
 __all__ = [
     "Alert",
+    "AlertEvent",
+    "AlertMessage",
     "AlertSeverity",
     "BusStatus",
     "Dashboard",
     "HostMetrics",
+    "MetricsMessage",
     "MetricsPoint",
     "MetricsSample",
     "MonitoringStatus",
