@@ -93,6 +93,8 @@ class WorkerOfflineRule(_Rule):
     """A worker that was online no longer answers (one alert per worker)."""
 
     kind: Literal["worker_offline"] = "worker_offline"
+    # One missed inspect reply (a busy worker, a slow broker) is not an outage.
+    for_seconds: float = Field(30.0, ge=0, le=86400)
     workers: list[str] = Field(default_factory=list, max_length=500)  # empty: every worker seen
     forget_after_seconds: float = Field(86400.0, ge=60)
 

@@ -96,7 +96,9 @@ async def test_worker_offline_alert_follows_a_real_worker(
 ) -> None:
     hostname = f"gamma-{uuid.uuid4().hex[:6]}@tests"
     queue = f"gamma_{uuid.uuid4().hex[:6]}"
-    offline = rules({"kind": "worker_offline", "id": "gamma-offline", "workers": [hostname]})
+    offline = rules(
+        {"kind": "worker_offline", "id": "gamma-offline", "workers": [hostname], "for_seconds": 0}
+    )
     inspector = monitoring.services.inspector
     worker = WorkerProcess(redis_server, hostname, queues=queue, concurrency=1)
     try:
@@ -175,6 +177,11 @@ async def test_task_stuck_in_started(monitoring: Monitoring, services: Services)
             update(TaskRecord).where(TaskRecord.task_id == task_id).values(state="SUCCESS")
         )
     assert [c.kind for c in await monitoring.alerts.evaluate(sample, stuck)] == ["resolved"]
+
+
+def test_worker_offline_waits_thirty_seconds_by_default() -> None:
+    (rule,) = rules({"kind": "worker_offline", "id": "w"})
+    assert rule.for_seconds == 30 and rule.workers == []
 
 
 async def test_removing_a_rule_resolves_its_alerts(
