@@ -150,6 +150,7 @@ async def oldest_ages(
         sent = {}
     observed = {q: json.loads(v) for q, v in (await state.hgetall(OBSERVED_KEY)).items()}
     ages: dict[str, QueueAge] = {}
+    changed: dict[str, str] = {}
     for name, head in heads.items():
         previous = observed.get(name) or {}
         since = (
@@ -158,7 +159,7 @@ async def oldest_ages(
             else now
         )
         if previous.get("id") != head.task_id or not previous:
-            await state.hset(OBSERVED_KEY, name, json.dumps({"id": head.task_id, "since": now}))
+            changed[name] = json.dumps({"id": head.task_id, "since": now})
         if head.stamped_at is not None:
             ages[name] = QueueAge(max(0.0, now - head.stamped_at), "header", head.task_id)
         elif head.task_id in sent:
@@ -166,6 +167,7 @@ async def oldest_ages(
             ages[name] = QueueAge(max(0.0, age), "sent_event", head.task_id)
         else:
             ages[name] = QueueAge(max(0.0, now - since), "observed", head.task_id)
+    await state.hset_many(OBSERVED_KEY, changed)
     gone = [q for q in observed if q not in heads]
     await state.hdel(OBSERVED_KEY, *gone)
     return ages

@@ -1,17 +1,18 @@
 """Snapshots: a coarse, durable copy of the sample stream (celery_monitoring_snapshots), the
 retention that prunes it, and `metrics_history`, which buckets it for charts.
 
-History reads only the scalar columns (never the JSON sample) and buckets in Python while
-streaming, so memory stays bounded by the number of points, which `MAX_POINTS` caps.
+History reads only the scalar columns (never the JSON sample) and lets the database bucket them,
+so one row per point comes back, and `MAX_POINTS` caps the points.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.db.models import AlertRecord, MonitoringSnapshot
@@ -75,7 +76,6 @@ class HistoryPoint:
     runtime_p95: float | None = None
     queued_total: int | None = None  # ...and maxima
     max_wait_seconds: float | None = None
-    _sums: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
 
 
 _AVERAGED = (
@@ -108,52 +108,60 @@ def validate_range(start: datetime, end: datetime, step_seconds: int) -> int:
     return points
 
 
+def _epoch(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.extract("epoch", column)
+    return (func.julianday(column) - 2440587.5) * 86400.0  # SQLite
+
+
+def _floor(value: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.floor(value)
+    return cast(value, Integer)  # truncation: the value is never negative here
+
+
 async def metrics_history(
     sessions: async_sessionmaker[AsyncSession], start: datetime, end: datetime, step_seconds: int
 ) -> list[HistoryPoint]:
     """One point per `step` from `start` (inclusive) to `end` (exclusive); empty buckets have
-    `samples == 0` and null values, so charts show the gap."""
+    `samples == 0` and null values, so charts show the gap. Bucketed by the database (one row per
+    bucket comes back), on the `taken_at` index."""
     count = validate_range(start, end, step_seconds)
     points = [HistoryPoint(at=start + timedelta(seconds=i * step_seconds)) for i in range(count)]
     S = MonitoringSnapshot
-    query = (
-        select(
-            S.taken_at,
-            S.workers_online,
-            S.tasks_active,
-            S.succeeded_per_min,
-            S.failed_per_min,
-            S.cpu_percent,
-            S.memory_percent,
-            S.runtime_p50,
-            S.runtime_p95,
-            S.queued_total,
-            S.max_wait_seconds,
-        )
-        .where(S.taken_at >= start, S.taken_at < end)
-        .order_by(S.taken_at)
-        .execution_options(yield_per=1000)
-    )
     async with sessions() as session:
-        result = await session.stream(query)
-        async for row in result:
-            index = int((row[0] - start).total_seconds() // step_seconds)
-            if not 0 <= index < count:
-                continue
-            point = points[index]
-            point.samples += 1
-            for name, value in zip(_AVERAGED, row[1:9], strict=True):
-                if value is not None:
-                    total, n = point._sums.get(name, (0.0, 0))
-                    point._sums[name] = (total + float(value), n + 1)
-            queued, wait = row[9], row[10]
-            if queued is not None:
-                point.queued_total = max(point.queued_total or 0, int(queued))
-            if wait is not None:
-                point.max_wait_seconds = max(point.max_wait_seconds or 0.0, float(wait))
-    for point in points:
-        for name, (total, n) in point._sums.items():
-            setattr(point, name, round(total / n, 4))
+        dialect = session.get_bind().dialect.name
+        offset = _epoch(S.taken_at, dialect) - start.timestamp()
+        bucket = _floor(offset / float(step_seconds), dialect).label("bucket")
+        query = (
+            select(
+                bucket,
+                func.count(),
+                func.avg(S.workers_online),
+                func.avg(S.tasks_active),
+                func.avg(S.succeeded_per_min),
+                func.avg(S.failed_per_min),
+                func.avg(S.cpu_percent),
+                func.avg(S.memory_percent),
+                func.avg(S.runtime_p50),
+                func.avg(S.runtime_p95),
+                func.max(S.queued_total),
+                func.max(S.max_wait_seconds),
+            )
+            .where(S.taken_at >= start, S.taken_at < end)
+            .group_by(bucket)
+        )
+        rows = (await session.execute(query)).all()
+    for row in rows:
+        index = int(row[0])
+        if not 0 <= index < count:
+            continue
+        point = points[index]
+        point.samples = int(row[1])
+        for name, value in zip(_AVERAGED, row[2:10], strict=True):
+            setattr(point, name, None if value is None else round(float(value), 4))
+        point.queued_total = None if row[10] is None else int(row[10])
+        point.max_wait_seconds = None if row[11] is None else float(row[11])
     return points
 
 

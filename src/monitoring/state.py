@@ -22,6 +22,7 @@ class StateStore(Protocol):
     async def set(self, key: str, value: str, *, ttl: float | None = None) -> None: ...
     async def hgetall(self, key: str) -> dict[str, str]: ...
     async def hset(self, key: str, field: str, value: str) -> None: ...
+    async def hset_many(self, key: str, mapping: dict[str, str]) -> None: ...
     async def hdel(self, key: str, *fields: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -53,6 +54,10 @@ class RedisStateStore:
 
     async def hset(self, key: str, field: str, value: str) -> None:
         await self._redis.hset(self._k(key), field, value)
+
+    async def hset_many(self, key: str, mapping: dict[str, str]) -> None:
+        if mapping:
+            await self._redis.hset(self._k(key), mapping=mapping)  # type: ignore[arg-type]
 
     async def hdel(self, key: str, *fields: str) -> None:
         if fields:
@@ -87,6 +92,9 @@ class MemoryStateStore:
 
     async def hset(self, key: str, field: str, value: str) -> None:
         self._hashes.setdefault(key, {})[field] = value
+
+    async def hset_many(self, key: str, mapping: dict[str, str]) -> None:
+        self._hashes.setdefault(key, {}).update(mapping)
 
     async def hdel(self, key: str, *fields: str) -> None:
         for field in fields:
