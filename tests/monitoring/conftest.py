@@ -1,50 +1,26 @@
-"""Monitoring fixtures: a Monitoring of our own (own Services, own state namespace in the test
-Redis, a bus that records what is published), so tests do not race the API's leader sampler."""
+"""Monitoring fixtures: a Monitoring of our own (own Services with the real Redis event bus, own
+state namespace in the test Redis), so tests do not race the API's leader sampler."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from src.bus import Channel
-from src.bus.base import BusHealth
 from src.config import Settings
 from src.monitoring.runtime import Monitoring
 from src.services import Services
 
 
-class RecordingBus:
-    """Stands in for the event bus (its own tests live with the bus): keeps what is published."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[Channel, dict[str, Any]]] = []
-
-    async def publish(self, channel: Channel, message: dict[str, Any]) -> None:
-        self.messages.append((channel, message))
-
-    def on(self, channel: Channel) -> list[dict[str, Any]]:
-        return [m for c, m in self.messages if c == channel]
-
-    def subscribe(self, channel: Channel) -> Any:
-        raise NotImplementedError
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def health(self) -> BusHealth:
-        return BusHealth(True, True, 0, 0, 0, 0, None)
-
-
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
     built = Services.build(settings)
-    built.bus = RecordingBus()
+    await built.bus.start()
+    assert built.bus.health().connected
     try:
         yield built
     finally:
@@ -58,3 +34,16 @@ async def monitoring(services: Services) -> AsyncIterator[Monitoring]:
         yield built
     finally:
         await built.close()
+
+
+async def next_matching(
+    messages: AsyncIterator[dict[str, Any]],
+    wanted: Callable[[dict[str, Any]], bool],
+    within: float = 10.0,
+) -> dict[str, Any]:
+    """The next message off a bus subscription that `wanted` accepts (others are skipped)."""
+    deadline = time.monotonic() + within
+    while True:
+        message = await asyncio.wait_for(anext(messages), max(0.01, deadline - time.monotonic()))
+        if wanted(message):
+            return message

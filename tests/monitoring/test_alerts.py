@@ -16,7 +16,7 @@ from src.errors import BadInput
 from src.monitoring.alert_rules import ALERT_RULES, parse_rules
 from src.monitoring.runtime import Monitoring
 from src.services import Services
-from tests.monitoring.conftest import RecordingBus
+from tests.monitoring.conftest import next_matching
 from tests.support.servers import WorkerProcess
 
 
@@ -46,20 +46,21 @@ async def test_backlog_alert_waits_for_its_duration_and_resolves(
     )  # fmt: skip
     sample = await monitoring.sampler.sample(1.0)
     t = time.time()
-    assert await monitoring.alerts.evaluate(sample, backlog, now=t) == []  # pending
-    assert await monitoring.alerts.evaluate(sample, backlog, now=t + 5) == []
-    raised = await monitoring.alerts.evaluate(sample, backlog, now=t + 11)
-    assert [(c.kind, c.alert.subject, c.alert.value) for c in raised] == [("raised", name, 3.0)]
-    assert [a.key for a in await monitoring.active_alerts()] == [raised[0].alert.key]
-    bus = services.bus
-    assert isinstance(bus, RecordingBus)
-    assert [m["type"] for m in bus.on(Channel.ALERTS)] == ["alert.raised"]
-    assert bus.on(Channel.ALERTS)[0]["data"]["severity"] == "critical"
+    ours = lambda m: m["data"]["rule_id"] == f"bl-{name}"  # noqa: E731
+    async with services.bus.subscribe(Channel.ALERTS) as messages:
+        assert await monitoring.alerts.evaluate(sample, backlog, now=t) == []  # pending
+        assert await monitoring.alerts.evaluate(sample, backlog, now=t + 5) == []
+        raised = await monitoring.alerts.evaluate(sample, backlog, now=t + 11)
+        assert [(c.kind, c.alert.subject, c.alert.value) for c in raised] == [("raised", name, 3.0)]
+        assert [a.key for a in await monitoring.active_alerts()] == [raised[0].alert.key]
+        published = await next_matching(messages, ours)
+        assert published["type"] == "alert.raised" and published["data"]["severity"] == "critical"
 
-    assert await services.queues.purge(name) == 3
-    empty = await monitoring.sampler.sample(1.0)
-    resolved = await monitoring.alerts.evaluate(empty, backlog, now=t + 12)
-    assert [c.kind for c in resolved] == ["resolved"]
+        assert await services.queues.purge(name) == 3
+        empty = await monitoring.sampler.sample(1.0)
+        resolved = await monitoring.alerts.evaluate(empty, backlog, now=t + 12)
+        assert [c.kind for c in resolved] == ["resolved"]
+        assert (await next_matching(messages, ours))["type"] == "alert.resolved"
     assert await monitoring.active_alerts() == []
     async with services.sessions() as session:
         row = await session.scalar(

@@ -12,7 +12,7 @@ from src.db.models import TaskRecord
 from src.monitoring.runtime import Monitoring
 from src.services import Services
 from tests.conftest import WORKER_NAMES
-from tests.monitoring.conftest import RecordingBus
+from tests.monitoring.conftest import next_matching
 
 
 async def test_sample_counts_queue_messages_and_workers(
@@ -119,12 +119,14 @@ async def test_tick_stores_the_latest_sample_and_publishes_it(
     services: Services,
     workers,  # type: ignore[no-untyped-def]
 ) -> None:
-    sample = await monitoring.sampler.tick(1.0)
+    async with services.bus.subscribe(Channel.METRICS) as messages:
+        sample = await monitoring.sampler.tick(1.0)
+        taken = sample.taken_at.isoformat().replace("+00:00", "Z")
+        published = await next_matching(
+            messages, lambda m: m["data"]["taken_at"] in (taken, sample.taken_at.isoformat())
+        )
     assert await monitoring.latest() == sample
     leader = await monitoring.leader()
     assert leader is not None and leader.pid == sample.sampler.pid
-    bus = services.bus
-    assert isinstance(bus, RecordingBus)
-    published = bus.on(Channel.METRICS)
-    assert published and published[-1]["type"] == "metrics" and published[-1]["v"] == 1
-    assert published[-1]["data"]["workers_online"] == sample.workers_online
+    assert published["type"] == "metrics" and published["v"] == 1
+    assert published["data"]["workers_online"] == sample.workers_online
