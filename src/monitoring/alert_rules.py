@@ -96,7 +96,7 @@ class WorkerOfflineRule(_Rule):
     # One missed inspect reply (a busy worker, a slow broker) is not an outage.
     for_seconds: float = Field(30.0, ge=0, le=86400)
     workers: list[str] = Field(default_factory=list, max_length=500)  # empty: every worker seen
-    forget_after_seconds: float = Field(86400.0, ge=60)
+    forget_after_seconds: float = Field(86400.0, ge=60, le=7 * 86400)
 
 
 class TaskStuckRule(_Rule):

@@ -43,6 +43,7 @@ PENDING_KEY = "alerts:pending"
 CLEARING_KEY = "alerts:clearing"
 WORKERS_SEEN_KEY = "workers:seen"
 MAX_STUCK_IDS = 20
+FORGET_WORKERS = 7 * 86400.0
 
 Rule = QueueBacklogRule | FailureRateRule | WorkerOfflineRule | TaskStuckRule
 
@@ -298,8 +299,13 @@ class AlertEngine:
     # -- observing -------------------------------------------------------------------------
 
     async def _remember_workers(self, sample: MetricsSample, now: float) -> None:
-        for worker in sample.workers:
-            await self.state.hset(WORKERS_SEEN_KEY, worker.hostname, repr(now))
+        """Record who answered; forget workers silent for a week (autoscaled hostnames come and
+        go, and this hash must not grow forever)."""
+        await self.state.hset_many(
+            WORKERS_SEEN_KEY, {w.hostname: repr(now) for w in sample.workers}
+        )
+        stale = [h for h, at in (await self.workers_seen()).items() if now - at > FORGET_WORKERS]
+        await self.state.hdel(WORKERS_SEEN_KEY, *stale)
 
     async def workers_seen(self) -> dict[str, float]:
         return {h: float(v) for h, v in (await self.state.hgetall(WORKERS_SEEN_KEY)).items()}

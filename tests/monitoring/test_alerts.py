@@ -215,3 +215,30 @@ async def test_removing_a_rule_resolves_its_alerts(
 async def test_invalid_rules_are_refused(services: Services, value: object) -> None:
     with pytest.raises(BadInput):
         await services.config.set(ALERT_RULES.name, value, actor="test")
+
+
+async def test_worker_offline_without_a_list_watches_every_worker_seen(
+    monitoring: Monitoring,
+) -> None:
+    from src.monitoring.sample import MetricsSample, SamplerIdentity, Throughput, WorkerSample
+
+    def sample(*hostnames: str) -> MetricsSample:
+        return MetricsSample(
+            taken_at=datetime.now(UTC),
+            interval_seconds=5,
+            sampler=SamplerIdentity(host="t", pid=1),
+            workers=[WorkerSample(hostname=h) for h in hostnames],
+            throughput=Throughput(window_seconds=300),
+        )
+
+    offline = rules(
+        {"kind": "worker_offline", "id": "any-offline", "for_seconds": 0,
+         "forget_after_seconds": 3600}
+    )  # fmt: skip
+    t = time.time()
+    assert await monitoring.alerts.evaluate(sample("x@h", "y@h"), offline, now=t) == []
+    raised = await monitoring.alerts.evaluate(sample("y@h"), offline, now=t + 5)
+    assert [(c.kind, c.alert.subject) for c in raised] == [("raised", "x@h")]
+    # An hour of silence later x is no longer watched: its alert resolves.
+    later = await monitoring.alerts.evaluate(sample("y@h"), offline, now=t + 3700)
+    assert [(c.kind, c.alert.subject) for c in later] == [("resolved", "x@h")]
