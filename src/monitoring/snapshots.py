@@ -22,6 +22,23 @@ from src.monitoring.sample import MetricsSample
 MAX_POINTS = 1000
 MIN_STEP_SECONDS = 1
 MAX_RANGE = timedelta(days=366)
+MAX_SNAPSHOT_ITEMS = 50
+
+
+def compact(sample: MetricsSample) -> dict[str, Any]:
+    """What a snapshot keeps beyond its columns: the busiest queues and workers (bounded, so a row
+    stays a few kilobytes whatever the cluster's size), states and host figures."""
+    queues = sorted(sample.queues, key=lambda q: (-q.length, q.name))[:MAX_SNAPSHOT_ITEMS]
+    workers = sorted(sample.workers, key=lambda w: (-w.active, w.hostname))[:MAX_SNAPSHOT_ITEMS]
+    return {
+        "queues": {q.name: [q.length, q.oldest_age_seconds] for q in queues},
+        "queues_total": len(sample.queues),
+        "workers": {w.hostname: w.active for w in workers},
+        "by_state": sample.throughput.by_state,
+        "runtime": sample.throughput.runtime.model_dump(mode="json"),
+        "host": sample.host.model_dump(mode="json"),
+        "errors": sample.errors[:10],
+    }
 
 
 async def write_snapshot(sessions: async_sessionmaker[AsyncSession], sample: MetricsSample) -> None:
@@ -40,7 +57,7 @@ async def write_snapshot(sessions: async_sessionmaker[AsyncSession], sample: Met
                 max_wait_seconds=sample.max_wait_seconds(),
                 runtime_p50=sample.throughput.runtime.p50,
                 runtime_p95=sample.throughput.runtime.p95,
-                data=sample.model_dump(mode="json"),
+                data=compact(sample),
             )
         )
 
@@ -168,6 +185,7 @@ async def metrics_history(
 __all__ = [
     "MAX_POINTS",
     "HistoryPoint",
+    "compact",
     "metrics_history",
     "prune",
     "validate_range",

@@ -7,9 +7,13 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from src.bus import Channel
-from src.db.models import TaskRecord
+from src.db.models import MonitoringSnapshot, TaskRecord
 from src.monitoring.runtime import Monitoring
+from src.monitoring.sample import MetricsSample, SamplerIdentity, Throughput
+from src.monitoring.snapshots import prune, write_snapshot
 from src.services import Services
 from tests.conftest import WORKER_NAMES
 from tests.monitoring.conftest import next_matching
@@ -130,3 +134,38 @@ async def test_tick_stores_the_latest_sample_and_publishes_it(
     assert leader is not None and leader.pid == sample.sampler.pid
     assert published["type"] == "metrics" and published["v"] == 1
     assert published["data"]["workers_online"] == sample.workers_online
+    async with services.sessions() as session:  # the first tick also writes a snapshot
+        row = await session.scalar(
+            select(MonitoringSnapshot).where(MonitoringSnapshot.taken_at == sample.taken_at)
+        )
+    assert row is not None and row.workers_online == sample.workers_online
+    assert row.queued_total == sample.queued_total
+    assert set(row.data["queues"]) <= {q.name for q in sample.queues}
+    assert len(row.data["queues"]) <= 50
+
+
+async def test_retention_prunes_old_snapshots_only(services: Services) -> None:
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=30), now - timedelta(days=1)
+    for at in (old, recent):
+        await write_snapshot(
+            services.sessions,
+            MetricsSample(
+                taken_at=at,
+                interval_seconds=5,
+                sampler=SamplerIdentity(host="t", pid=1),
+                throughput=Throughput(window_seconds=300),
+            ),
+        )
+    assert await prune(services.sessions, now=now, retention_days=7) >= 1
+    async with services.sessions() as session:
+        left = set(
+            (
+                await session.scalars(
+                    select(MonitoringSnapshot.taken_at).where(
+                        MonitoringSnapshot.taken_at.in_([old, recent])
+                    )
+                )
+            ).all()
+        )
+    assert left == {recent}

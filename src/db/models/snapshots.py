@@ -27,7 +27,7 @@ class MonitoringSnapshot(Base):
     max_wait_seconds: Mapped[float | None] = mapped_column(Float)  # oldest waiting message
     runtime_p50: Mapped[float | None] = mapped_column(Float)
     runtime_p95: Mapped[float | None] = mapped_column(Float)
-    data: Mapped[Any] = mapped_column(Json)  # the full sample: per queue, per worker, percentiles
+    data: Mapped[Any] = mapped_column(Json)  # bounded extras: busiest queues/workers, states, host
 
     __table_args__ = (Index("ix_snapshots_taken", "taken_at"),)
 
