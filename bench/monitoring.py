@@ -48,7 +48,9 @@ async def timed(label: str, runs: int, work: Callable[[], Awaitable[Any]]) -> No
         durations.append((time.perf_counter() - started) * 1000)
     durations.sort()
     p95 = durations[min(len(durations) - 1, int(len(durations) * 0.95))]
-    print(f"{label:<58} p50 {statistics.median(durations):8.1f} ms   p95 {p95:8.1f} ms   ({runs} runs)")
+    print(
+        f"{label:<58} p50 {statistics.median(durations):8.1f} ms   p95 {p95:8.1f} ms   ({runs} runs)"
+    )
 
 
 def kombu_message(task_id: str) -> str:
