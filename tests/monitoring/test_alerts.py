@@ -17,7 +17,7 @@ from src.monitoring.alert_rules import ALERT_RULES, parse_rules
 from src.monitoring.runtime import Monitoring
 from src.services import Services
 from tests.monitoring.conftest import next_matching
-from tests.support.servers import WorkerProcess
+from tests.support.servers import WorkerProcess, client_app, make_settings, redis_binary
 
 
 def rules(*specs: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -90,40 +90,46 @@ async def test_a_value_hovering_at_the_threshold_does_not_flap(
     assert kinds == ["raised", "resolved"]  # 2 is inside the band: no resolve, no re-raise
 
 
-async def test_worker_offline_alert_follows_a_real_worker(
-    monitoring: Monitoring,
-    redis_server: EmbeddedRedis,
-    celery_client,  # type: ignore[no-untyped-def]
-) -> None:
+async def test_worker_offline_alert_follows_a_real_worker(database_url: str) -> None:
+    """On a Redis of its own: the worker it stops must not linger in the shared API's memory."""
+    redis = EmbeddedRedis(binary=redis_binary())
+    redis.start()
+    services = Services.build(make_settings(redis, database_url))
+    monitoring = Monitoring.build(services, namespace=f"test:{uuid.uuid4().hex[:8]}")
+    client = client_app(redis)
     hostname = f"gamma-{uuid.uuid4().hex[:6]}@tests"
-    queue = f"gamma_{uuid.uuid4().hex[:6]}"
     offline = rules(
         {"kind": "worker_offline", "id": "gamma-offline", "workers": [hostname], "for_seconds": 0}
     )
-    inspector = monitoring.services.inspector
-    worker = WorkerProcess(redis_server, hostname, queues=queue, concurrency=1)
     try:
-        worker.wait_ready(celery_client)
-        inspector.invalidate()
+        worker = WorkerProcess(redis, hostname, concurrency=1)
+        try:
+            worker.wait_ready(client)
+            sample = await monitoring.sampler.sample(1.0)
+            assert [w.hostname for w in sample.workers] == [hostname]
+            assert await monitoring.alerts.evaluate(sample, offline) == []
+        finally:
+            worker.stop()
+        services.inspector.invalidate()
         sample = await monitoring.sampler.sample(1.0)
-        assert hostname in {w.hostname for w in sample.workers}
-        assert await monitoring.alerts.evaluate(sample, offline) == []
-    finally:
-        worker.stop()
-    inspector.invalidate()
-    sample = await monitoring.sampler.sample(1.0)
-    assert hostname not in {w.hostname for w in sample.workers}
-    raised = await monitoring.alerts.evaluate(sample, offline)
-    assert [(c.kind, c.alert.subject) for c in raised] == [("raised", hostname)]
+        assert sample.workers == [] and sample.workers_online == 0
+        raised = await monitoring.alerts.evaluate(sample, offline)
+        assert [(c.kind, c.alert.subject) for c in raised] == [("raised", hostname)]
 
-    again = WorkerProcess(redis_server, hostname, queues=queue, concurrency=1)
-    try:
-        again.wait_ready(celery_client)
-        inspector.invalidate()
-        resolved = await monitoring.alerts.evaluate(await monitoring.sampler.sample(1.0), offline)
-        assert [(c.kind, c.alert.subject) for c in resolved] == [("resolved", hostname)]
+        again = WorkerProcess(redis, hostname, concurrency=1)
+        try:
+            again.wait_ready(client)
+            services.inspector.invalidate()
+            resolved = await monitoring.alerts.evaluate(
+                await monitoring.sampler.sample(1.0), offline
+            )
+            assert [(c.kind, c.alert.subject) for c in resolved] == [("resolved", hostname)]
+        finally:
+            again.stop()
     finally:
-        again.stop()
+        await monitoring.close()
+        await services.stop()
+        redis.stop()
 
 
 async def _finished(services: Services, queue: str, states: list[str]) -> None:
