@@ -157,11 +157,6 @@ def _create_monitoring_alerts() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('celery_monitoring_alerts', schema=None) as batch_op:
-        batch_op.drop_index('ix_alerts_key_resolved')
-        batch_op.drop_index('ix_alerts_raised')
-
-    op.drop_table('celery_monitoring_alerts')
     with op.batch_alter_table('celery_task_results_ext', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_worker_seen')
         batch_op.drop_index('ix_tasks_state_seen')
@@ -186,3 +181,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_audit_action_created')
 
     op.drop_table('celery_audit_logs')
+
+    with op.batch_alter_table('celery_monitoring_alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_key_resolved')
+        batch_op.drop_index('ix_alerts_raised')
+
+    op.drop_table('celery_monitoring_alerts')
