@@ -161,7 +161,8 @@ class AlertEngine:
                 observations = await self._observe(rule, sample, now)
             except Exception as exc:  # one broken rule (e.g. DB away) must not stop the others
                 log.warning("alert rule %s could not be evaluated: %s", rule.id, exc)
-                seen_keys.update(k for k in active if k.startswith(f"{rule.id}|"))
+                mine = f"{rule.id}|"
+                seen_keys.update(k for k in [*active, *pending] if k.startswith(mine))
                 continue
             observed = {alert_key(rule.id, o.subject) for o in observations}
             # An active alert whose subject is no longer observed (queue gone) is clear.

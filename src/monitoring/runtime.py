@@ -4,13 +4,20 @@ and the sampler (registered as a leader job). `install(services)` is called once
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from redis.exceptions import RedisError
+
+from src.errors import BrokerUnavailable
 from src.monitoring.alerts import Alert, AlertEngine
 from src.monitoring.sample import MetricsSample, SamplerIdentity, TaskTotals
 from src.monitoring.sampler import HEARTBEAT_KEY, LATEST_KEY, TOTALS_KEY, Sampler
 from src.monitoring.state import DEFAULT_NAMESPACE, StateStore, state_store_for
 from src.services import Services
+
+T = TypeVar("T")
 
 SAMPLER_JOB = "sampler"
 
@@ -32,22 +39,30 @@ class Monitoring:
         return cls(services, state_store_for(url, namespace=namespace))
 
     async def latest(self) -> MetricsSample | None:
-        raw = await self.state.get(LATEST_KEY)
+        raw = await _read(self.state.get(LATEST_KEY))
         return MetricsSample.model_validate_json(raw) if raw else None
 
     async def totals(self) -> TaskTotals | None:
-        raw = await self.state.get(TOTALS_KEY)
+        raw = await _read(self.state.get(TOTALS_KEY))
         return TaskTotals.model_validate_json(raw) if raw else None
 
     async def leader(self) -> SamplerIdentity | None:
-        raw = await self.state.get(HEARTBEAT_KEY)
+        raw = await _read(self.state.get(HEARTBEAT_KEY))
         return SamplerIdentity.model_validate_json(raw) if raw else None
 
     async def active_alerts(self) -> list[Alert]:
-        return await self.alerts.active()
+        return await _read(self.alerts.active())
 
     async def close(self) -> None:
         await self.state.close()
+
+
+async def _read(work: Awaitable[T]) -> T:
+    """Shared state unreachable is the broker's Redis being away: say so with a stable code."""
+    try:
+        return await work
+    except RedisError as exc:
+        raise BrokerUnavailable(f"monitoring state unavailable: {exc}") from exc
 
 
 _INSTALLED: dict[int, Monitoring] = {}

@@ -10,12 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from src.embedded_redis import EmbeddedRedis
 from src.monitoring.sample import MetricsSample, SamplerIdentity, Throughput
 from src.monitoring.snapshots import write_snapshot
 from src.services import Services
 from tests.conftest import WORKER_NAMES
 from tests.support.graphql import gql
-from tests.support.servers import ApiServer
+from tests.support.servers import ApiServer, make_settings, redis_binary, running_api
 
 QUERIES = {
     "realtimeMetrics": "{ realtimeMetrics { takenAt } }",
@@ -186,3 +187,24 @@ async def test_alerts_first_is_bounded(
 ) -> None:
     response = await gql(http, api.graphql_url, "{ alerts(first: 0) { key } }", token=viewer_token)
     assert response.codes == ["BAD_INPUT"]
+
+
+async def test_with_redis_down_metrics_say_so_and_the_dashboard_still_answers(
+    database_url: str, http: httpx.AsyncClient, viewer_token: str
+) -> None:
+    redis = EmbeddedRedis(binary=redis_binary())
+    redis.start()
+    try:
+        with running_api(make_settings(redis, database_url)) as server:
+            redis.stop()
+            metrics = await gql(
+                http, server.graphql_url, "{ realtimeMetrics { takenAt } }", token=viewer_token
+            )
+            assert metrics.codes == ["BROKER_UNAVAILABLE"]
+            board = await gql(
+                http, server.graphql_url, "{ dashboard { health metrics { takenAt } } }",
+                token=viewer_token,
+            )  # fmt: skip
+            assert board.ok()["dashboard"] == {"health": "UNHEALTHY", "metrics": None}
+    finally:
+        redis.stop()
