@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
+from src.control.inspector import Inspector
 from src.errors import BrokerUnavailable
 from src.monitoring.alerts import Alert, AlertEngine
 from src.monitoring.sample import MetricsSample, SamplerIdentity, TaskTotals
@@ -22,14 +23,29 @@ T = TypeVar("T")
 SAMPLER_JOB = "sampler"
 
 
+SAMPLER_INSPECT_THREADS = 3  # stats, active, active_queues at once; with the API's 4, under ~10
+
+
 @dataclass
 class Monitoring:
     services: Services
     state: StateStore
     alerts: AlertEngine = field(init=False)
     sampler: Sampler = field(init=False)
+    # The sampler's own inspect broadcasts (stats, active, active_queues every interval) go
+    # through a small inspector of its own, so a background loop never shares, delays or counts
+    # against the broadcasts and cache that API requests use; it tells the API's inspector which
+    # workers answered.
+    inspector: Inspector = field(init=False)
 
     def __post_init__(self) -> None:
+        settings = self.services.settings
+        self.inspector = Inspector(
+            self.services.app,
+            timeout=settings.inspect_timeout,
+            cache_ttl=settings.inspect_cache_ttl,
+            concurrency=SAMPLER_INSPECT_THREADS,
+        )
         self.alerts = AlertEngine(self.state, self.services.sessions, self.services.bus)
         self.sampler = Sampler(self)
 
@@ -54,6 +70,7 @@ class Monitoring:
         return await _read(self.alerts.active())
 
     async def close(self) -> None:
+        self.inspector.close()
         await self.state.close()
 
 

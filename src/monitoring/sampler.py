@@ -22,7 +22,7 @@ from src.bus import Channel, envelope
 from src.cluster_view import ClusterView
 from src.control.inspector import InspectKind
 from src.monitoring import settings as keys
-from src.monitoring.alert_rules import load_rules
+from src.monitoring.alert_rules import QueueBacklogRule, load_rules
 from src.monitoring.host import host_sample
 from src.monitoring.queue_age import oldest_ages
 from src.monitoring.sample import (
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 LATEST_KEY = "latest_sample"
 TOTALS_KEY = "task_totals"
 HEARTBEAT_KEY = "sampler_heartbeat"
-QUEUE_DISCOVERY_SECONDS = 30.0
+QUEUE_DISCOVERY_SECONDS = 15.0
 PRUNE_EVERY_SECONDS = 3600.0
 MAX_QUEUES = 500
 PART_TIMEOUT = 10.0
@@ -87,7 +87,14 @@ class Sampler:
 
     async def tick(self, interval: float) -> MetricsSample:
         """One iteration: sample, store, publish, alerts, and snapshot/totals/prune when due."""
-        sample = await self.sample(interval)
+        try:
+            rules = await load_rules(self.services.config)
+        except Exception:
+            log.exception("alert rules unreadable")
+            rules = []
+        # Queues a rule names are watched even before the broker knows them (length 0 then).
+        watched = {q for r in rules if isinstance(r, QueueBacklogRule) for q in r.queues}
+        sample = await self.sample(interval, extra_queues=watched)
         state = self.monitoring.state
         ttl = max(interval * 5, 30.0)
         await state.set(LATEST_KEY, sample.model_dump_json(), ttl=ttl)
@@ -96,7 +103,6 @@ class Sampler:
             Channel.METRICS, envelope("metrics", sample.model_dump(mode="json"))
         )
         try:
-            rules = await load_rules(self.services.config)
             await self.monitoring.alerts.evaluate(sample, rules)
         except Exception:
             log.exception("alert evaluation failed")
@@ -130,13 +136,15 @@ class Sampler:
 
     # -- one sample ----------------------------------------------------------------------------
 
-    async def sample(self, interval: float) -> MetricsSample:
+    async def sample(
+        self, interval: float, *, extra_queues: set[str] | frozenset[str] = frozenset()
+    ) -> MetricsSample:
         started = time.perf_counter()
         taken_at = datetime.now(UTC)
         window = await keys.get_float(self.services.config, keys.THROUGHPUT_WINDOW.name)
-        view = ClusterView(self.services.inspector)
+        view = ClusterView(self.monitoring.inspector)
         results = await asyncio.gather(
-            asyncio.wait_for(self._queues(view), PART_TIMEOUT),
+            asyncio.wait_for(self._queues(view, extra_queues), PART_TIMEOUT),
             asyncio.wait_for(self._workers(view), PART_TIMEOUT),
             asyncio.wait_for(
                 recent_throughput(self.services.sessions, now=taken_at, window_seconds=window),
@@ -170,22 +178,28 @@ class Sampler:
         )
         if not isinstance(host, BaseException):
             sample.host = host
+        # What the sampler learnt helps the API's own broadcasts stop early (limit=).
+        self.services.inspector.observe_workers(w.hostname for w in worker_list)
         sample.duration_ms = round((time.perf_counter() - started) * 1000, 2)
         return sample
 
-    async def _names(self, consumers: dict[str, list[str]]) -> list[str]:
+    async def _names(
+        self, consumers: dict[str, list[str]], extra: set[str] | frozenset[str]
+    ) -> list[str]:
         now = time.monotonic()
         if self._queue_names is None or now - self._queue_names[0] > QUEUE_DISCOVERY_SECONDS:
             found = await self.services.queues.discover()
             self._queue_names = (now, found | configured_queue_names(self.services.app))
-        return sorted(self._queue_names[1] | set(consumers))[:MAX_QUEUES]
+        return sorted(self._queue_names[1] | set(consumers) | extra)[:MAX_QUEUES]
 
-    async def _queues(self, view: ClusterView) -> list[QueueSample]:
+    async def _queues(
+        self, view: ClusterView, extra: set[str] | frozenset[str] = frozenset()
+    ) -> list[QueueSample]:
         try:
             consumers = await consumers_by_queue(view)
         except Exception:  # no workers answering still leaves the broker's view
             consumers = {}
-        names = await self._names(consumers)
+        names = await self._names(consumers, extra)
         depths: dict[str, QueueDepth] = await self.services.queues.depths(names)
         ages = await oldest_ages(
             self.services.queues, depths, self.services.sessions, self.monitoring.state

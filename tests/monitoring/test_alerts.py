@@ -110,7 +110,7 @@ async def test_worker_offline_alert_follows_a_real_worker(database_url: str) -> 
             assert await monitoring.alerts.evaluate(sample, offline) == []
         finally:
             worker.stop()
-        services.inspector.invalidate()
+        monitoring.inspector.invalidate()
         sample = await monitoring.sampler.sample(1.0)
         assert sample.workers == [] and sample.workers_online == 0
         raised = await monitoring.alerts.evaluate(sample, offline)
@@ -119,7 +119,7 @@ async def test_worker_offline_alert_follows_a_real_worker(database_url: str) -> 
         again = WorkerProcess(redis, hostname, concurrency=1)
         try:
             again.wait_ready(client)
-            services.inspector.invalidate()
+            monitoring.inspector.invalidate()
             resolved = await monitoring.alerts.evaluate(
                 await monitoring.sampler.sample(1.0), offline
             )

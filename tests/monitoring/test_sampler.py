@@ -70,7 +70,7 @@ async def test_active_tasks_are_counted(
     deadline = time.monotonic() + 10
     sample = await monitoring.sampler.sample(1.0)
     while sample.tasks_active < 1 and time.monotonic() < deadline:
-        monitoring.services.inspector.invalidate()
+        monitoring.inspector.invalidate()
         sample = await monitoring.sampler.sample(1.0)
     assert sample.tasks_active >= 1
     assert sum(w.active for w in sample.workers) == sample.tasks_active
