@@ -18,6 +18,7 @@ from schema.types.monitoring import (
     MetricsSample,
 )
 from src.bus.base import Channel
+from src.bus.stream import PerMessage
 from src.errors import BadInput
 from src.monitoring.alert_rules import Severity
 from src.monitoring.alerts import Alert as AlertModel
@@ -25,23 +26,33 @@ from src.monitoring.runtime import monitoring_for
 from src.monitoring.sample import MetricsSample as SampleModel
 
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
-
-# Subscribers share each envelope; parse it once for all of them (the last one is kept).
-_last: tuple[int, Any, MetricsSample | None] | None = None
+_RANKS = {s: Severity(s.value).rank for s in AlertSeverity}
 
 
-def _sample_of(message: dict[str, Any]) -> MetricsSample | None:
-    global _last
-    if _last is not None and _last[0] == id(message) and _last[1] == message.get("at"):
-        return _last[2]
-    parsed: MetricsSample | None = None
-    if message.get("type") == "metrics" and isinstance(message.get("data"), dict):
-        try:
-            parsed = MetricsSample.from_model(SampleModel.model_validate(message["data"]))
-        except ValueError:
-            parsed = None
-    _last = (id(message), message.get("at"), parsed)
-    return parsed
+def _decode_sample(message: dict[str, Any]) -> MetricsSample | None:
+    if message.get("type") != "metrics" or not isinstance(message.get("data"), dict):
+        return None
+    try:
+        return MetricsSample.from_model(SampleModel.model_validate(message["data"]))
+    except ValueError:
+        return None
+
+
+def _decode_alert(message: dict[str, Any]) -> AlertEvent | None:
+    kind = message.get("type")
+    if kind not in ("alert.raised", "alert.resolved"):
+        return None
+    try:
+        alert = AlertModel.model_validate(message.get("data"))
+    except ValueError:
+        return None
+    return AlertEvent(kind=str(kind), alert=Alert.from_model(alert))
+
+
+# Decoded once per message and shared by every subscriber of this process (and identical
+# subscriptions share one execution: the types are registered with share_results).
+_samples = PerMessage(_decode_sample)
+_alert_events = PerMessage(_decode_alert)
 
 
 async def metrics(
@@ -64,7 +75,7 @@ async def metrics(
         return True
 
     def transform(message: dict[str, Any]) -> MetricsSample | None:
-        sample = _sample_of(message)
+        sample = _samples(message)
         return sample if sample is not None and due() else None
 
     async def initial() -> list[MetricsSample]:
@@ -85,16 +96,10 @@ async def alerts(
     monitoring = monitoring_for(info.context.services)
 
     def transform(message: dict[str, Any]) -> AlertEvent | None:
-        kind = message.get("type")
-        if kind not in ("alert.raised", "alert.resolved"):
+        event = _alert_events(message)
+        if event is None or _RANKS[event.alert.severity] < floor:
             return None
-        try:
-            alert = AlertModel.model_validate(message.get("data"))
-        except ValueError:
-            return None
-        if alert.severity.rank < floor:
-            return None
-        return AlertEvent(kind=str(kind), alert=Alert.from_model(alert))
+        return event
 
     async def initial() -> list[AlertEvent]:
         return [

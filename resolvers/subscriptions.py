@@ -12,6 +12,13 @@ from schema.types.task_filter import TaskFilterInput, to_task_filter
 from src.bus.base import Channel
 from src.bus.current import current_tasks, current_workers
 from src.bus.payloads import aware_filter, task_change, worker_change
+from src.bus.stream import PerMessage
+
+# Decoded once per message and shared by every subscriber of this process.
+_task_changes = PerMessage(task_change)
+_task_events = PerMessage(lambda m: TaskEvent.from_change(_task_changes(m)))  # type: ignore[arg-type]
+_worker_changes = PerMessage(worker_change)
+_worker_events = PerMessage(lambda m: WorkerEvent.from_change(_worker_changes(m)))  # type: ignore[arg-type]
 
 
 async def task_events(
@@ -23,8 +30,10 @@ async def task_events(
     inspector = info.context.services.inspector
 
     def transform(message: dict[str, Any]) -> TaskEvent | None:
-        change = task_change(message, task_filter)
-        return TaskEvent.from_change(change) if change is not None else None
+        change = _task_changes(message)
+        if change is None or not task_filter.matches(change.fields):
+            return None
+        return _task_events(message)
 
     async def initial() -> list[TaskEvent]:
         return [TaskEvent.from_change(c) for c in await current_tasks(inspector, task_filter)]
@@ -41,8 +50,10 @@ async def worker_events(
     inspector = info.context.services.inspector
 
     def transform(message: dict[str, Any]) -> WorkerEvent | None:
-        change = worker_change(message, hostname)
-        return WorkerEvent.from_change(change) if change is not None else None
+        change = _worker_changes(message)
+        if change is None or (hostname is not None and change.hostname != hostname):
+            return None
+        return _worker_events(message)
 
     async def initial() -> list[WorkerEvent]:
         return [WorkerEvent.from_change(c) for c in await current_workers(inspector, hostname)]

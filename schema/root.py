@@ -14,6 +14,7 @@ from schema.fields.queues import QueueQueries
 from schema.fields.subscriptions import EventSubscriptions
 from schema.fields.system import SystemQueries
 from schema.fields.workers import WorkerQueries
+from schema.shared_results import SharedResultsExecutionContext
 
 
 @strawberry.type
@@ -40,6 +41,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     subscription=Subscription,
+    execution_context_class=SharedResultsExecutionContext,
     # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
     # values lose their mapping); definition order is deterministic anyway.
     config=StrawberryConfig(),

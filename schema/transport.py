@@ -11,6 +11,8 @@ ALLOWED_ORIGINS.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from typing import Any
 
 from strawberry.exceptions import ConnectionRejectionError
@@ -44,9 +46,38 @@ def _rejection(code: ErrorCode, message: str) -> ConnectionRejectionError:
     return ConnectionRejectionError({"message": message, "extensions": {"code": code.value}})
 
 
+_STREAMED = ("next", "data")  # result messages of graphql-transport-ws and graphql-ws
+_encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
+_ENCODED_SIZE = 256
+
+
+def _encode_data(data: object) -> str:
+    """JSON of a result's `data`, once per result object: subscribers that share an execution
+    (schema/shared_results.py) share the encoding too."""
+    hit = _encoded.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    text = json.dumps(data, separators=(",", ":"))
+    _encoded[id(data)] = (data, text)  # holding `data` keeps its id unique
+    while len(_encoded) > _ENCODED_SIZE:
+        _encoded.popitem(last=False)
+    return text
+
+
 class CeleryAdminRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = _TransportWSHandler
     graphql_ws_handler_class = _LegacyWSHandler
+
+    def encode_json(self, data: object) -> str | bytes:
+        if isinstance(data, dict) and data.get("type") in _STREAMED:
+            payload = data.get("payload")
+            if isinstance(payload, dict) and payload.keys() == {"data"}:
+                return '{"id":%s,"type":"%s","payload":{"data":%s}}' % (  # noqa: UP031
+                    json.dumps(data.get("id")),
+                    data["type"],
+                    _encode_data(payload["data"]),
+                )
+        return super().encode_json(data)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         try:

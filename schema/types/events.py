@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.shared_results import share_results
 from schema.types.task_filter import TaskStateEnum  # noqa: F401  (registers TaskState)
 from src.bus.base import BusHealth
 from src.bus.payloads import TaskChange, WorkerChange
@@ -125,6 +126,9 @@ class WorkerEvent:
             details=cast(Any, d),
         )
 
+
+# Their fields read only the payload: identical subscriptions may share one execution per event.
+share_results(TaskEvent, WorkerEvent)
 
 TaskEventMessage = Annotated[
     TaskEvent | EventsMissed,

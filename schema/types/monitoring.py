@@ -9,6 +9,7 @@ from typing import Annotated
 
 import strawberry
 
+from schema.shared_results import share_results
 from schema.types.events import EventsMissed
 from schema.types.system import Component, HealthState
 from src.monitoring import sample as m
@@ -398,6 +399,8 @@ class AlertEvent:
     )
     alert: Alert
 
+
+share_results(MetricsSample, AlertEvent)  # their fields do not depend on the caller
 
 MetricsMessage = Annotated[
     MetricsSample | EventsMissed,

@@ -38,6 +38,7 @@ class Subscriber:
         self.missed_total = 0
         self.delivered = 0
         self.closed = False
+        self.expired = False
 
     @property
     def queued(self) -> int:
@@ -70,9 +71,16 @@ class Subscriber:
         self.closed = True
         self._wakeup.set()
 
+    def expire(self) -> None:
+        """End the iteration now, queued messages or not (the reader's token expired)."""
+        self.expired = True
+        self.close()
+
     async def get(self) -> dict[str, Any] | None:
         """The next message, a missed notice, or None once closed."""
         while True:
+            if self.expired:
+                return None
             if self._items:
                 self.delivered += 1
                 return self._items.popleft()

@@ -78,13 +78,13 @@ class TaskChange:
     fields: dict[str, Any]  # TaskRecord's keys, timestamps as aware datetimes
 
 
-def task_change(message: Mapping[str, Any], task_filter: TaskFilter) -> TaskChange | None:
-    """The change a task envelope describes, if it passes the filter."""
+def task_change(message: Mapping[str, Any]) -> TaskChange | None:
+    """The change a task envelope describes (None if it is not one)."""
     data = message.get("data")
     if not isinstance(data, Mapping):
         return None
     fields = task_fields(data)
-    if not fields.get("task_id") or not task_filter.matches(fields):
+    if not fields.get("task_id"):
         return None
     return TaskChange(str(message.get("type") or "task"), to_datetime(message.get("at")), fields)
 
@@ -98,11 +98,10 @@ class WorkerChange:
     data: dict[str, Any]  # everything the event said (active, processed, loadavg, sw_ver, ...)
 
 
-def worker_change(message: Mapping[str, Any], hostname: str | None) -> WorkerChange | None:
+def worker_change(message: Mapping[str, Any]) -> WorkerChange | None:
+    """The change a worker envelope describes (None if it is not one)."""
     data = message.get("data")
     if not isinstance(data, Mapping) or not isinstance(data.get("hostname"), str):
-        return None
-    if hostname is not None and data["hostname"] != hostname:
         return None
     kind = str(message.get("type") or "worker")
     online = data.get("online")

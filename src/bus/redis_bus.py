@@ -34,6 +34,9 @@ from typing import Any
 from broadcaster import Broadcast
 from broadcaster._backends.redis import RedisBackend
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.bus.base import ENVELOPE_VERSION, BusHealth, Channel
 from src.bus.fanout import Fanout, FanoutStats, Subscriber
@@ -53,7 +56,7 @@ class _SubscribeFirstBackend(RedisBackend):
 
     def __init__(self, url: str) -> None:  # replaces the parent's, on purpose
         self._conn = aioredis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_keepalive=True
+            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_keepalive=True, retry=_no_retry()
         )
         self._pubsub = self._conn.pubsub()
         self._ready = asyncio.Event()
@@ -67,6 +70,12 @@ class _SubscribeFirstBackend(RedisBackend):
     @property
     def listening(self) -> bool:
         return self._listener is not None and not self._listener.done()
+
+
+def _no_retry() -> Retry:
+    """redis-py's own retries (with multi-second backoff) would hide a dead Redis from the bus,
+    which retries itself, sooner, and tells subscribers."""
+    return Retry(NoBackoff(), 0)
 
 
 class _RateLimitedLog:
@@ -119,7 +128,7 @@ class _Connection:
             for pump in self.pumps:
                 if pump.done() and not pump.cancelled():
                     pump.exception()  # retrieved: the connection is being replaced anyway
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception):  # never CancelledError: stop() must be able to cancel
             await asyncio.wait_for(self._disconnect(), 2.0)
 
     async def _disconnect(self) -> None:
@@ -139,7 +148,7 @@ class RedisBus:
         queue_size: int = 256,
         canary_interval: float = 2.0,
         publish_timeout: float = 0.5,
-        max_backoff: float = 5.0,
+        max_backoff: float = 1.0,
         channels: Iterable[str] = tuple(Channel),
     ) -> None:
         self.url = url
@@ -149,12 +158,16 @@ class RedisBus:
         self._channels = [str(c) for c in channels]
         self._canary_channel = f"celery_admin.canary.{uuid.uuid4().hex}"
         self._fanout = Fanout(queue_size)
-        self._publisher = aioredis.Redis.from_url(
+        # A burst of publishes waits (within publish_timeout) for one of 16 connections.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=16,
+            timeout=publish_timeout,
             socket_timeout=max(publish_timeout, 0.1) * 2,
             socket_connect_timeout=max(publish_timeout, 0.1),
-            max_connections=16,
+            retry=Retry(NoBackoff(), 1),  # once, at once: a pooled connection may be stale
         )
+        self._publisher = aioredis.Redis.from_pool(pool)
         self._connection: _Connection | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._first_connect = asyncio.Event()
@@ -165,6 +178,7 @@ class RedisBus:
         self._last_error: str | None = None
         self._last_canary = 0.0
         self._publish_blocked_until = 0.0
+        self._stopping = False
         self._log = _RateLimitedLog()
 
     # -- the EventBus protocol ----------------------------------------------------------------
@@ -183,7 +197,9 @@ class RedisBus:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._publish_blocked_until = time.monotonic() + min(1.0, self.max_backoff)
+            if isinstance(exc, ConnectionError | OSError | RedisConnectionError):
+                # Redis is unreachable: for a moment, drop without trying (no waiting producers).
+                self._publish_blocked_until = time.monotonic() + min(1.0, self.max_backoff)
             self._drop(_short(exc))
 
     @asynccontextmanager
@@ -208,9 +224,12 @@ class RedisBus:
 
     async def stop(self) -> None:
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(BaseException):
-                await self._supervisor
+            self._stopping = True
+            deadline = time.monotonic() + 5.0
+            # Cancel until it ends: asyncio.wait_for in Python 3.11 can lose one cancellation.
+            while not self._supervisor.done() and time.monotonic() < deadline:
+                self._supervisor.cancel()
+                await asyncio.wait({self._supervisor}, timeout=0.2)
             self._supervisor = None
         if self._connection is not None:
             await self._connection.close()
@@ -276,7 +295,6 @@ class RedisBus:
                 if not ready.done():
                     error = pump.exception() if pump.done() else None
                     raise ConnectionError(f"could not subscribe to {channel}: {error or 'timeout'}")
-            await self._publisher.ping()
         except BaseException:
             await conn.close()
             raise
@@ -284,7 +302,7 @@ class RedisBus:
 
     async def _supervise(self) -> None:
         backoff = INITIAL_BACKOFF
-        while True:
+        while not self._stopping:
             try:
                 self._connection = await self._connect()
             except asyncio.CancelledError:

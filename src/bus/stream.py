@@ -9,16 +9,18 @@ between is lost; and the stream ends with `Unauthenticated` when the caller's to
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from src.bus.base import Channel, EventBus
 from src.bus.fanout import MISSED_KIND
 from src.errors import AppError, ErrorCode, Unauthenticated
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,34 @@ class Missed:
     reason: str  # SLOW_CONSUMER or BUS_INTERRUPTED (src.bus.fanout)
 
 
+EXPIRED = "token expired: subscribe again with a fresh token"
+
+
 class TokenExpired(Unauthenticated):
     pass
+
+
+class PerMessage(Generic[V]):
+    """`build(message)` computed once per bus message and shared by every subscriber here.
+
+    A message reaches each local subscriber as the same dict, so the work of decoding it (and the
+    payload object built from it, which lets identical subscriptions share one GraphQL execution,
+    see schema/shared_results.py) is done once instead of once per subscriber."""
+
+    def __init__(self, build: Callable[[dict[str, Any]], V], size: int = 64) -> None:
+        self._build = build
+        self._size = size
+        self._memo: OrderedDict[int, tuple[dict[str, Any], V]] = OrderedDict()
+
+    def __call__(self, message: dict[str, Any]) -> V:
+        hit = self._memo.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        value = self._build(message)
+        self._memo[id(message)] = (message, value)  # holding the message keeps its id unique
+        while len(self._memo) > self._size:
+            self._memo.popitem(last=False)
+        return value
 
 
 async def stream(
@@ -49,21 +77,36 @@ async def stream(
     if not bus.health().enabled:
         raise AppError("subscriptions are not available: no event bus", code=ErrorCode.UNSUPPORTED)
     async with bus.subscribe(channel) as messages:  # type: ignore[arg-type]
-        if initial is not None:
-            for item in await _bounded(initial(), expires_at):
-                yield item
-        while True:
-            try:
-                message = await _bounded(anext(messages), expires_at)
-            except StopAsyncIteration:
-                return
-            if message.get("type") == MISSED_KIND:
-                data = message.get("data") or {}
-                yield Missed(count=data.get("count"), reason=str(data.get("reason")))
-                continue
-            change = transform(message)
-            if change is not None:
-                yield change
+        # One timer ends the subscriber at expiry (cheaper than a timeout around every read).
+        expire = getattr(messages, "expire", None)
+        timer = None
+        if expires_at is not None and expire is not None:
+            delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+            timer = asyncio.get_running_loop().call_later(delay, expire)
+        try:
+            if initial is not None:
+                for item in await _bounded(initial(), expires_at):
+                    yield item
+            while True:
+                try:
+                    if timer is None:
+                        message = await _bounded(anext(messages), expires_at)
+                    else:
+                        message = await anext(messages)
+                except StopAsyncIteration:
+                    if getattr(messages, "expired", False):
+                        raise TokenExpired(EXPIRED) from None
+                    return
+                if message.get("type") == MISSED_KIND:
+                    data = message.get("data") or {}
+                    yield Missed(count=data.get("count"), reason=str(data.get("reason")))
+                    continue
+                change = transform(message)
+                if change is not None:
+                    yield change
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
@@ -73,7 +116,7 @@ async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
     if remaining <= 0:
         if asyncio.iscoroutine(step):
             step.close()
-        raise TokenExpired("token expired: subscribe again with a fresh token")
+        raise TokenExpired(EXPIRED)
     deadline = asyncio.timeout(remaining)
     try:
         async with deadline:
@@ -81,7 +124,7 @@ async def _bounded(step: Awaitable[T], expires_at: datetime | None) -> T:
     except TimeoutError:
         if not deadline.expired():
             raise  # the step's own timeout, not the token's
-        raise TokenExpired("token expired: subscribe again with a fresh token") from None
+        raise TokenExpired(EXPIRED) from None
 
 
-__all__ = ["Missed", "TokenExpired", "stream"]
+__all__ = ["Missed", "PerMessage", "TokenExpired", "stream"]

@@ -126,3 +126,29 @@ async def test_subscribers_survive_a_redis_restart() -> None:
     finally:
         await bus.stop()
         redis.stop()
+
+
+async def test_a_burst_of_concurrent_publishes_is_delivered(redis_server: EmbeddedRedis) -> None:
+    bus = RedisBus(f"{redis_server.url}/0", queue_size=1000, canary_interval=0.3)
+    await bus.start()
+    try:
+        async with bus.subscribe(Channel.ALERTS) as messages:
+            await asyncio.gather(
+                *(bus.publish(Channel.ALERTS, envelope("alert", {"n": i})) for i in range(300))
+            )
+            received = {(await next_message(messages))["data"]["n"] for _ in range(300)}
+        assert received == set(range(300))
+        assert bus.health().dropped == 0
+    finally:
+        await bus.stop()
+
+
+async def test_stream_refuses_without_a_bus() -> None:
+    from src.bus.base import NullBus
+    from src.bus.stream import stream
+    from src.errors import AppError
+
+    with pytest.raises(AppError) as refused:
+        async for _ in stream(NullBus(), Channel.TASKS, lambda m: m):
+            pass
+    assert refused.value.code.value == "UNSUPPORTED"
