@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 from schema.errors import ErrorCodes, is_unexpected
 from schema.fields.audit import AuditQueries
 from schema.fields.control import ControlMutations, ControlQueries
+from schema.fields.monitoring import MonitoringQueries, MonitoringSubscriptions
 from schema.fields.queues import QueueQueries
 from schema.fields.subscriptions import EventSubscriptions
 from schema.fields.system import SystemQueries
@@ -27,7 +28,15 @@ from schema.shared_results import SharedResultsExecutionContext
 
 
 @strawberry.type
-class Query(SystemQueries, WorkerQueries, QueueQueries, TaskQueries, AuditQueries, ControlQueries):
+class Query(
+    SystemQueries,
+    WorkerQueries,
+    QueueQueries,
+    TaskQueries,
+    AuditQueries,
+    ControlQueries,
+    MonitoringQueries,
+):
     pass
 
 
@@ -37,7 +46,7 @@ class Mutation(ControlMutations):
 
 
 @strawberry.type
-class Subscription(EventSubscriptions):
+class Subscription(EventSubscriptions, MonitoringSubscriptions):
     pass
 
 

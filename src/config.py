@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".celery-admin")
     trusted_proxies: str = Field("", description="comma-separated IPs whose X-Forwarded-For counts")
     allowed_origins: str = Field("*", description="comma-separated WebSocket origins, * for any")
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, GET /metrics requires 'Authorization: Bearer <token>'"
+    )
 
     # Control and inspect.
     inspect_timeout: float = Field(1.0, gt=0, le=30)

@@ -21,6 +21,8 @@ from src import __version__
 from src.config import ConfigError, Settings, get_settings
 from src.db.schema_check import ensure_schema_current
 from src.health import check_components
+from src.monitoring.metrics_route import metrics_router
+from src.monitoring.runtime import install as install_monitoring
 from src.services import Services
 
 log = logging.getLogger("celery_admin")
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.stop()
             raise SystemExit(1) from None
         app.state.services = services
+        install_monitoring(services)  # the sampler, a leader job
         await services.start()
         try:
             yield
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_origins=settings.allowed_origin_list(),
     )
     app.include_router(graphql, prefix=GRAPHQL_PATH)
+    app.include_router(metrics_router)
 
     @app.get("/celery-admin/system/health", tags=["system"])
     async def health(connection: HTTPConnection) -> JSONResponse:

@@ -23,6 +23,7 @@ def upgrade() -> None:
     _create_monitoring_snapshots()
     _create_system_config()
     _create_task_results_ext()
+    _create_monitoring_alerts()
 
 
 def _create_audit_logs() -> None:
@@ -66,6 +67,10 @@ def _create_monitoring_snapshots() -> None:
     sa.Column('failed_per_min', sa.Float(), nullable=False),
     sa.Column('cpu_percent', sa.Float(), nullable=True),
     sa.Column('memory_percent', sa.Float(), nullable=True),
+    sa.Column('disk_percent', sa.Float(), nullable=True),
+    sa.Column('max_wait_seconds', sa.Float(), nullable=True),
+    sa.Column('runtime_p50', sa.Float(), nullable=True),
+    sa.Column('runtime_p95', sa.Float(), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_celery_monitoring_snapshots'))
     )
@@ -143,6 +148,27 @@ def _create_task_results_ext() -> None:
         )
 
 
+def _create_monitoring_alerts() -> None:
+    op.create_table('celery_monitoring_alerts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('alert_key', sa.String(length=512), nullable=False),
+    sa.Column('rule_id', sa.String(length=128), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('severity', sa.String(length=16), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=True),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('value', sa.Float(), nullable=True),
+    sa.Column('threshold', sa.Float(), nullable=True),
+    sa.Column('raised_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_celery_monitoring_alerts'))
+    )
+    with op.batch_alter_table('celery_monitoring_alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_alerts_raised', ['raised_at', 'id'], unique=False)
+        batch_op.create_index('ix_alerts_key_resolved', ['alert_key', 'resolved_at'], unique=False)
+
+
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP INDEX IF EXISTS ix_tasks_search_trgm')
@@ -167,3 +193,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_audit_action_created')
 
     op.drop_table('celery_audit_logs')
+
+    with op.batch_alter_table('celery_monitoring_alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_key_resolved')
+        batch_op.drop_index('ix_alerts_raised')
+
+    op.drop_table('celery_monitoring_alerts')

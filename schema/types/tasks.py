@@ -219,7 +219,7 @@ class ThroughputPoint:
 
 
 @strawberry.type(description="Runtime percentiles in seconds (null without finished tasks).")
-class RuntimePercentiles:
+class TaskRuntimePercentiles:
     samples: int = strawberry.field(description="Runtimes the percentiles were computed from.")
     p50: float | None
     p90: float | None
@@ -243,7 +243,7 @@ class TaskStats:
     throughput: list[ThroughputPoint] = strawberry.field(
         description="Finished tasks per minute (minutes with none are left out; last 1440)."
     )
-    runtime: RuntimePercentiles
+    runtime: TaskRuntimePercentiles
 
     @classmethod
     def from_domain(cls, s: DomainStats) -> TaskStats:
@@ -262,19 +262,19 @@ class TaskStats:
             throughput=[
                 ThroughputPoint(minute=p.minute, finished=p.finished) for p in s.throughput
             ],
-            runtime=RuntimePercentiles(
+            runtime=TaskRuntimePercentiles(
                 samples=s.runtime_samples, p50=s.runtime_p50, p90=s.runtime_p90, p99=s.runtime_p99
             ),
         )
 
 
 __all__ = [
-    "RuntimePercentiles",
     "Task",
     "TaskConnection",
     "TaskCount",
     "TaskEdge",
     "TaskOrder",
+    "TaskRuntimePercentiles",
     "TaskStats",
     "ThroughputPoint",
     "store",

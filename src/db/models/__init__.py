@@ -1,9 +1,17 @@
 """ORM models, one module per table; `Base.metadata` is what Alembic migrates."""
 
+from src.db.models.alerts import AlertRecord
 from src.db.models.audit import AuditLog
 from src.db.models.base import Base
 from src.db.models.config import SystemConfigEntry
 from src.db.models.snapshots import MonitoringSnapshot
 from src.db.models.tasks import TaskRecord
 
-__all__ = ["AuditLog", "Base", "MonitoringSnapshot", "SystemConfigEntry", "TaskRecord"]
+__all__ = [
+    "AlertRecord",
+    "AuditLog",
+    "Base",
+    "MonitoringSnapshot",
+    "SystemConfigEntry",
+    "TaskRecord",
+]

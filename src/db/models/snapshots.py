@@ -23,7 +23,11 @@ class MonitoringSnapshot(Base):
     failed_per_min: Mapped[float] = mapped_column(Float, default=0.0)
     cpu_percent: Mapped[float | None] = mapped_column(Float)
     memory_percent: Mapped[float | None] = mapped_column(Float)
-    data: Mapped[Any] = mapped_column(Json)  # the full sample: per queue, per worker, percentiles
+    disk_percent: Mapped[float | None] = mapped_column(Float)
+    max_wait_seconds: Mapped[float | None] = mapped_column(Float)  # oldest waiting message
+    runtime_p50: Mapped[float | None] = mapped_column(Float)
+    runtime_p95: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[Any] = mapped_column(Json)  # bounded extras: busiest queues/workers, states, host
 
     __table_args__ = (Index("ix_snapshots_taken", "taken_at"),)
 

@@ -1,0 +1,449 @@
+"""Alert evaluation: the sampler calls `AlertEngine.evaluate(sample, rules)` after each sample.
+
+Each rule yields observations per subject (a queue, a worker, the rule itself): FIRING, CLEAR, or
+HOLD (inside the hysteresis band: keep the current state). A subject must be FIRING for the rule's
+`for_seconds` to be raised and CLEAR for `clear_for_seconds` to be resolved. The state (active,
+pending, clearing, workers seen) lives in the shared StateStore, so a new leader carries on where
+the old one stopped; every raise and resolve is published on Channel.ALERTS and recorded in
+celery_monitoring_alerts (a database failure is logged and does not stop alerting).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from src.bus import Channel, EventBus, envelope
+from src.db.models import AlertRecord, TaskRecord
+from src.monitoring.alert_rules import (
+    FailureRateRule,
+    QueueBacklogRule,
+    Severity,
+    TaskStuckRule,
+    WorkerOfflineRule,
+)
+from src.monitoring.sample import MetricsSample
+from src.monitoring.state import StateStore
+from src.task_filter import TaskFilter
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY = "alerts:active"
+PENDING_KEY = "alerts:pending"
+CLEARING_KEY = "alerts:clearing"
+WORKERS_SEEN_KEY = "workers:seen"
+MAX_STUCK_IDS = 20
+FORGET_WORKERS = 7 * 86400.0
+
+Rule = QueueBacklogRule | FailureRateRule | WorkerOfflineRule | TaskStuckRule
+
+
+class Alert(BaseModel):
+    key: str
+    rule_id: str
+    kind: str
+    severity: Severity
+    subject: str | None = None
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+    raised_at: datetime
+    resolved_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(Enum):
+    FIRING = "firing"
+    CLEAR = "clear"
+    HOLD = "hold"
+
+
+@dataclass
+class Observation:
+    subject: str | None
+    verdict: Verdict
+    value: float | None
+    threshold: float | None
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    kind: str  # "raised" or "resolved"
+    alert: Alert
+
+
+def alert_key(rule_id: str, subject: str | None) -> str:
+    return f"{rule_id}|{subject or ''}"
+
+
+def _scope(filter_: TaskFilter) -> list[ColumnElement[bool]]:
+    """The subset of TaskFilter that rule scopes use, as SQL."""
+    clauses: list[ColumnElement[bool]] = []
+    if filter_.names:
+        clauses.append(TaskRecord.name.in_(filter_.names))
+    if filter_.queues:
+        clauses.append(TaskRecord.queue.in_(filter_.queues))
+    if filter_.workers:
+        clauses.append(TaskRecord.worker.in_(filter_.workers))
+    return clauses
+
+
+class AlertEngine:
+    def __init__(
+        self, state: StateStore, sessions: async_sessionmaker[AsyncSession], bus: EventBus
+    ) -> None:
+        self.state = state
+        self.sessions = sessions
+        self.bus = bus
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def active(self) -> list[Alert]:
+        raw = await self.state.hgetall(ACTIVE_KEY)
+        alerts = [Alert.model_validate_json(v) for v in raw.values()]
+        return sorted(alerts, key=lambda a: (-a.severity.rank, a.raised_at), reverse=False)
+
+    async def history(self, first: int) -> list[Alert]:
+        async with self.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(AlertRecord)
+                    .order_by(AlertRecord.raised_at.desc(), AlertRecord.id.desc())
+                    .limit(first)
+                )
+            ).all()
+        return [
+            Alert(
+                key=r.alert_key,
+                rule_id=r.rule_id,
+                kind=r.kind,
+                severity=Severity(r.severity),
+                subject=r.subject,
+                message=r.message,
+                value=r.value,
+                threshold=r.threshold,
+                raised_at=r.raised_at,
+                resolved_at=r.resolved_at,
+                details=r.details or {},
+            )
+            for r in rows
+        ]
+
+    # -- evaluating ------------------------------------------------------------------------
+
+    async def evaluate(
+        self, sample: MetricsSample, rules: list[Rule], *, now: float | None = None
+    ) -> list[AlertChange]:
+        now = time.time() if now is None else now
+        await self._remember_workers(sample, now)
+        active = {
+            k: Alert.model_validate_json(v)
+            for k, v in (await self.state.hgetall(ACTIVE_KEY)).items()
+        }
+        pending = {k: float(v) for k, v in (await self.state.hgetall(PENDING_KEY)).items()}
+        clearing = {k: float(v) for k, v in (await self.state.hgetall(CLEARING_KEY)).items()}
+        changes: list[AlertChange] = []
+        seen_keys: set[str] = set()
+        for rule in rules:
+            try:
+                observations = await self._observe(rule, sample, now)
+            except Exception as exc:  # one broken rule (e.g. DB away) must not stop the others
+                log.warning("alert rule %s could not be evaluated: %s", rule.id, exc)
+                mine = f"{rule.id}|"
+                seen_keys.update(k for k in [*active, *pending] if k.startswith(mine))
+                continue
+            observed = {alert_key(rule.id, o.subject) for o in observations}
+            # An active alert whose subject is no longer observed (queue gone) is clear.
+            for key, alert in active.items():
+                if alert.rule_id == rule.id and key not in observed:
+                    observations.append(
+                        Observation(alert.subject, Verdict.CLEAR, None, alert.threshold, "gone")
+                    )
+            for obs in observations:
+                key = alert_key(rule.id, obs.subject)
+                seen_keys.add(key)
+                change = await self._step(rule, key, obs, now, active, pending, clearing)
+                if change is not None:
+                    changes.append(change)
+        # Alerts of rules that were removed or disabled resolve at once.
+        for key, alert in list(active.items()):
+            if key not in seen_keys:
+                changes.append(await self._resolve(key, alert, now, reason="rule removed"))
+                active.pop(key, None)
+        for key in [k for k in pending if k not in seen_keys]:
+            await self.state.hdel(PENDING_KEY, key)
+        return changes
+
+    async def _step(
+        self,
+        rule: Rule,
+        key: str,
+        obs: Observation,
+        now: float,
+        active: dict[str, Alert],
+        pending: dict[str, float],
+        clearing: dict[str, float],
+    ) -> AlertChange | None:
+        current = active.get(key)
+        if current is None:
+            if obs.verdict is not Verdict.FIRING:
+                if key in pending:
+                    pending.pop(key)
+                    await self.state.hdel(PENDING_KEY, key)
+                return None
+            since = pending.get(key)
+            if since is None:
+                since = now
+                pending[key] = now
+                await self.state.hset(PENDING_KEY, key, repr(now))
+            if now - since < rule.for_seconds:
+                return None
+            pending.pop(key, None)
+            await self.state.hdel(PENDING_KEY, key)
+            alert = Alert(
+                key=key,
+                rule_id=rule.id,
+                kind=rule.kind,
+                severity=rule.severity,
+                subject=obs.subject,
+                message=obs.message,
+                value=obs.value,
+                threshold=obs.threshold,
+                raised_at=datetime.fromtimestamp(now, UTC),
+                details=obs.details,
+            )
+            active[key] = alert
+            await self.state.hset(ACTIVE_KEY, key, alert.model_dump_json())
+            await self._record_raise(alert)
+            await self._publish("alert.raised", alert)
+            return AlertChange("raised", alert)
+        if obs.verdict is Verdict.CLEAR:
+            since = clearing.get(key)
+            if since is None:
+                since = now
+                clearing[key] = now
+                await self.state.hset(CLEARING_KEY, key, repr(now))
+            if now - since < rule.clear_for_seconds:
+                return None
+            active.pop(key, None)
+            return await self._resolve(key, current, now)
+        # FIRING or HOLD: stays raised; refresh what it reports.
+        if key in clearing:
+            clearing.pop(key)
+            await self.state.hdel(CLEARING_KEY, key)
+        if obs.verdict is Verdict.FIRING and obs.value != current.value:
+            current.value, current.message, current.details = obs.value, obs.message, obs.details
+            await self.state.hset(ACTIVE_KEY, key, current.model_dump_json())
+        return None
+
+    async def _resolve(
+        self, key: str, alert: Alert, now: float, *, reason: str | None = None
+    ) -> AlertChange:
+        alert.resolved_at = datetime.fromtimestamp(now, UTC)
+        if reason:
+            alert.details = {**alert.details, "resolved_because": reason}
+        await self.state.hdel(ACTIVE_KEY, key)
+        await self.state.hdel(CLEARING_KEY, key)
+        await self._record_resolve(alert)
+        await self._publish("alert.resolved", alert)
+        return AlertChange("resolved", alert)
+
+    async def _publish(self, kind: str, alert: Alert) -> None:
+        try:
+            await self.bus.publish(Channel.ALERTS, envelope(kind, alert.model_dump(mode="json")))
+        except Exception:  # publish must not raise, but a broken bus must not stop alerting
+            log.exception("publishing %s failed", kind)
+
+    async def _record_raise(self, alert: Alert) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(
+                    AlertRecord(
+                        alert_key=alert.key,
+                        rule_id=alert.rule_id,
+                        kind=alert.kind,
+                        severity=alert.severity.value,
+                        subject=alert.subject,
+                        message=alert.message,
+                        value=alert.value,
+                        threshold=alert.threshold,
+                        raised_at=alert.raised_at,
+                        details=alert.details,
+                    )
+                )
+        except Exception as exc:
+            log.warning("alert %s raised but not recorded: %s", alert.key, exc)
+
+    async def _record_resolve(self, alert: Alert) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    update(AlertRecord)
+                    .where(AlertRecord.alert_key == alert.key, AlertRecord.resolved_at.is_(None))
+                    .values(resolved_at=alert.resolved_at, details=alert.details)
+                )
+        except Exception as exc:
+            log.warning("alert %s resolved but not recorded: %s", alert.key, exc)
+
+    # -- observing -------------------------------------------------------------------------
+
+    async def _remember_workers(self, sample: MetricsSample, now: float) -> None:
+        """Record who answered; forget workers silent for a week (autoscaled hostnames come and
+        go, and this hash must not grow forever)."""
+        await self.state.hset_many(
+            WORKERS_SEEN_KEY, {w.hostname: repr(now) for w in sample.workers}
+        )
+        stale = [h for h, at in (await self.workers_seen()).items() if now - at > FORGET_WORKERS]
+        await self.state.hdel(WORKERS_SEEN_KEY, *stale)
+
+    async def workers_seen(self) -> dict[str, float]:
+        return {h: float(v) for h, v in (await self.state.hgetall(WORKERS_SEEN_KEY)).items()}
+
+    async def _observe(self, rule: Rule, sample: MetricsSample, now: float) -> list[Observation]:
+        if isinstance(rule, QueueBacklogRule):
+            return self._backlog(rule, sample)
+        if isinstance(rule, WorkerOfflineRule):
+            return await self._offline(rule, sample, now)
+        if isinstance(rule, FailureRateRule):
+            return await self._failure_rate(rule, now)
+        return await self._stuck(rule, now)
+
+    def _backlog(self, rule: QueueBacklogRule, sample: MetricsSample) -> list[Observation]:
+        observations = []
+        for queue in sample.queues:
+            if rule.queues and queue.name not in rule.queues:
+                continue
+            if queue.length > rule.threshold:
+                verdict = Verdict.FIRING
+            elif queue.length <= rule.clear_level():
+                verdict = Verdict.CLEAR
+            else:
+                verdict = Verdict.HOLD
+            observations.append(
+                Observation(
+                    queue.name,
+                    verdict,
+                    float(queue.length),
+                    float(rule.threshold),
+                    f"queue {queue.name} holds {queue.length} messages (threshold {rule.threshold})",
+                    {"oldest_age_seconds": queue.oldest_age_seconds},
+                )
+            )
+        return observations
+
+    async def _offline(
+        self, rule: WorkerOfflineRule, sample: MetricsSample, now: float
+    ) -> list[Observation]:
+        online = {w.hostname for w in sample.workers}
+        seen = await self.workers_seen()
+        if rule.workers:
+            watched = set(rule.workers)
+        else:
+            watched = {h for h, at in seen.items() if now - at <= rule.forget_after_seconds}
+        observations = []
+        for hostname in sorted(watched):
+            up = hostname in online
+            last = seen.get(hostname)
+            observations.append(
+                Observation(
+                    hostname,
+                    Verdict.CLEAR if up else Verdict.FIRING,
+                    1.0 if up else 0.0,
+                    None,
+                    f"worker {hostname} is {'online' if up else 'offline'}",
+                    {"last_seen": datetime.fromtimestamp(last, UTC).isoformat() if last else None},
+                )
+            )
+        return observations
+
+    async def _failure_rate(self, rule: FailureRateRule, now: float) -> list[Observation]:
+        since = datetime.fromtimestamp(now, UTC) - timedelta(seconds=rule.window_seconds)
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(TaskRecord.state, func.count())
+                .where(
+                    TaskRecord.finished_at >= since,
+                    TaskRecord.state.in_(("SUCCESS", "FAILURE")),
+                    *_scope(rule.scope.to_filter()),
+                )
+                .group_by(TaskRecord.state)
+            )
+            counts = {state: int(n) for state, n in rows}
+        failed, total = counts.get("FAILURE", 0), sum(counts.values())
+        rate = failed / total if total else 0.0
+        if total >= rule.min_tasks and rate > rule.threshold:
+            verdict = Verdict.FIRING
+        elif total < rule.min_tasks or rate <= rule.clear_level():
+            verdict = Verdict.CLEAR
+        else:
+            verdict = Verdict.HOLD
+        return [
+            Observation(
+                None,
+                verdict,
+                round(rate, 4),
+                rule.threshold,
+                f"{failed} of {total} tasks failed in the last {rule.window_seconds:g}s "
+                f"({rate:.0%}, threshold {rule.threshold:.0%})",
+                {"failed": failed, "finished": total},
+            )
+        ]
+
+    async def _stuck(self, rule: TaskStuckRule, now: float) -> list[Observation]:
+        before = datetime.fromtimestamp(now, UTC) - timedelta(seconds=rule.seconds)
+        where = [
+            TaskRecord.state == "STARTED",
+            TaskRecord.started_at < before,
+            *_scope(rule.scope.to_filter()),
+        ]
+        async with self.sessions() as session:
+            count = int(
+                await session.scalar(select(func.count()).select_from(TaskRecord).where(*where))
+                or 0
+            )
+            ids = (
+                await session.scalars(
+                    select(TaskRecord.task_id)
+                    .where(*where)
+                    .order_by(TaskRecord.started_at)
+                    .limit(MAX_STUCK_IDS)
+                )
+            ).all()
+        return [
+            Observation(
+                None,
+                Verdict.FIRING if count else Verdict.CLEAR,
+                float(count),
+                rule.seconds,
+                f"{count} task(s) STARTED more than {rule.seconds:g}s ago",
+                {"task_ids": list(ids)},
+            )
+        ]
+
+
+def parse_alert(raw: str) -> Alert:
+    return Alert.model_validate(json.loads(raw))
+
+
+__all__ = [
+    "ACTIVE_KEY",
+    "Alert",
+    "AlertChange",
+    "AlertEngine",
+    "Observation",
+    "Verdict",
+    "alert_key",
+    "parse_alert",
+]
