@@ -30,18 +30,21 @@ async def test_sample_counts_queue_messages_and_workers(
     sample = await monitoring.sampler.sample(1.0)
     queue = next(q for q in sample.queues if q.name == name)
     assert queue.length == 3 and queue.consumers == 0
-    assert queue.oldest_age_source == "observed" and queue.oldest_task_id
+    # "sent_event" once the session API's collector has stored the task-sent event, else "observed"
+    assert queue.oldest_age_source in {"observed", "sent_event"} and queue.oldest_task_id
     assert sample.workers_online == len(WORKER_NAMES)
     assert {w.hostname for w in sample.workers} == set(WORKER_NAMES)
     assert sample.queued_total >= 3
     assert not sample.errors, sample.errors
     assert sample.host.cpu_percent is not None and sample.host.memory_percent is not None
 
-    # The same message still waits: the observed age is a growing lower bound.
+    # The same message still waits: its age grows.
     await asyncio.sleep(0.3)
     again = next(q for q in (await monitoring.sampler.sample(1.0)).queues if q.name == name)
     assert again.oldest_task_id == queue.oldest_task_id
     assert again.oldest_age_seconds is not None and again.oldest_age_seconds >= 0.25
+    assert queue.oldest_age_seconds is not None
+    assert again.oldest_age_seconds >= queue.oldest_age_seconds + 0.25
 
 
 async def test_oldest_age_uses_the_stored_sent_time(
