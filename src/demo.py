@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -97,7 +98,8 @@ def run_demo(*, port: int, tasks_per_second: float) -> None:
     try:
         trickle.start()
         click.echo(f"Redis (embedded)  {redis.url}")
-        click.echo(f"Workers           {', '.join(h for h, _, _ in DEMO_WORKERS)}")
+        names = ", ".join(h.replace("%h", socket.gethostname()) for h, _, _ in DEMO_WORKERS)
+        click.echo(f"Workers           {names}")
         click.echo(f"GraphiQL          http://127.0.0.1:{port}/celery-admin/graphql")
         click.echo("Token (super_admin; in GraphiQL's headers as")
         click.echo(f'  {{"Authorization": "Bearer {token}"}}')

@@ -6,6 +6,7 @@ from enum import Enum
 
 import strawberry
 
+from schema.types.collector import CollectorStatus
 from schema.types.events import EventBusStatus
 from src.health import ComponentHealth
 
@@ -41,6 +42,9 @@ class SystemStatus:
     database: Component
     workers_online: int
     event_bus: EventBusStatus = strawberry.field(description="This process's subscription bus.")
+    collector: CollectorStatus | None = strawberry.field(
+        description="The leading event collector's report; null when none reported recently."
+    )
     broker_url: str = strawberry.field(description="The broker URL, password masked.")
 
 
