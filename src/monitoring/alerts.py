@@ -21,7 +21,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
 
 from src.bus import Channel, EventBus, envelope
 from src.db.models import AlertRecord, TaskRecord
@@ -34,7 +33,7 @@ from src.monitoring.alert_rules import (
 )
 from src.monitoring.sample import MetricsSample
 from src.monitoring.state import StateStore
-from src.task_filter import TaskFilter
+from src.task_store.filters import filter_clauses
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +87,6 @@ def alert_key(rule_id: str, subject: str | None) -> str:
     return f"{rule_id}|{subject or ''}"
 
 
-def _scope(filter_: TaskFilter) -> list[ColumnElement[bool]]:
-    """The subset of TaskFilter that rule scopes use, as SQL."""
-    clauses: list[ColumnElement[bool]] = []
-    if filter_.names:
-        clauses.append(TaskRecord.name.in_(filter_.names))
-    if filter_.queues:
-        clauses.append(TaskRecord.queue.in_(filter_.queues))
-    if filter_.workers:
-        clauses.append(TaskRecord.worker.in_(filter_.workers))
-    return clauses
-
-
 class AlertEngine:
     def __init__(
         self, state: StateStore, sessions: async_sessionmaker[AsyncSession], bus: EventBus
@@ -107,6 +94,7 @@ class AlertEngine:
         self.state = state
         self.sessions = sessions
         self.bus = bus
+        self._dialect = sessions.kw["bind"].dialect.name  # for the shared filter's SQL
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -376,7 +364,7 @@ class AlertEngine:
                 .where(
                     TaskRecord.finished_at >= since,
                     TaskRecord.state.in_(("SUCCESS", "FAILURE")),
-                    *_scope(rule.scope.to_filter()),
+                    *filter_clauses(rule.scope.to_filter(), self._dialect),
                 )
                 .group_by(TaskRecord.state)
             )
@@ -406,7 +394,7 @@ class AlertEngine:
         where = [
             TaskRecord.state == "STARTED",
             TaskRecord.started_at < before,
-            *_scope(rule.scope.to_filter()),
+            *filter_clauses(rule.scope.to_filter(), self._dialect),
         ]
         async with self.sessions() as session:
             count = int(
