@@ -200,9 +200,8 @@ async def test_database_down_is_database_unavailable(loaded: Loaded, tmp_path: P
         await engine.dispose()
 
 
+@pytest.mark.parametrize("task_db_url", ["postgresql"], indirect=True)  # pg_trgm is PostgreSQL's
 async def test_text_search_uses_the_trigram_index_on_postgresql(loaded: Loaded) -> None:
-    if loaded.kind != "postgresql":
-        pytest.skip("the trigram index exists on PostgreSQL only")
     stmt = select(TaskRecord.task_id).where(
         *filter_clauses(TaskFilter(text="item_3"), "postgresql")
     )
