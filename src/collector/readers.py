@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 READ_CHUNK = 1 << 20
+# The reader needs the GIL for a moment per chunk while the event loop decodes and merges; at
+# Python's default 5 ms switch interval a burst can outrun it and Redis then drops the subscriber
+# (32 MB output-buffer limit). 1 ms lets it drain the socket five times as often.
+READER_SWITCH_INTERVAL = 0.001
 
 
 class _ReaderThread:
@@ -48,6 +53,7 @@ class _ReaderThread:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), READER_SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._guarded, name=self.name, daemon=True)
         self._thread.start()
 
