@@ -94,7 +94,9 @@ async def run_once(
         while frames.messages < int(messages) and time.monotonic() < deadline:
             worst_omem = max(worst_omem, await asyncio.to_thread(subscriber_omem, sync))
             await asyncio.sleep(0.02)
-        while collector.intake.qsize() and time.monotonic() < deadline:  # noqa: ASYNC110
+        # Caught up means every task event merged (an empty intake is not enough: the last batch
+        # may be between the intake and the merge).
+        while collector.merger.merged < int(task_events) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         caught_up = time.perf_counter()
         job.cancel()
