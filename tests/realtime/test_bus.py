@@ -73,7 +73,18 @@ async def test_two_buses_both_deliver(bus: RedisBus, redis_server: EmbeddedRedis
         await other.stop()
 
 
-async def test_slow_subscriber_is_bounded_and_told_what_it_missed(bus: RedisBus) -> None:
+@pytest.fixture
+async def steady_bus(redis_server: EmbeddedRedis) -> AsyncIterator[RedisBus]:
+    """A slow canary: a late canary on a loaded machine would rebuild the listener mid-test and
+    turn the exact slow-consumer count into an interruption notice."""
+    bus = RedisBus(f"{redis_server.url}/0", queue_size=8, canary_interval=30)
+    await bus.start()
+    yield bus
+    await bus.stop()
+
+
+async def test_slow_subscriber_is_bounded_and_told_what_it_missed(steady_bus: RedisBus) -> None:
+    bus = steady_bus
     async with bus.subscribe(Channel.TASKS) as messages, bus.subscribe(Channel.TASKS) as reader:
         for i in range(100):
             await bus.publish(Channel.TASKS, envelope("task.test", {"n": i}))
