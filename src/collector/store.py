@@ -21,26 +21,12 @@ from src.db.models.tasks import TaskRecord
 
 TABLE = TaskRecord.__tablename__
 STATEMENT_ROWS = 4000
-_TEXT = (
-    "task_id",
-    "name",
-    "state",
-    "queue",
-    "exchange",
-    "routing_key",
-    "worker",
-    "args",
-    "kwargs",
-    "result",
-    "exception",
-    "traceback",
-    "parent_id",
-    "root_id",
-)
 _ISO = ("eta", "expires")  # ISO strings in events
 _FLOAT = ("runtime",)
 _INT = ("retries",)
 _EPOCH = tuple(c for c in COLUMNS if c.endswith("_at"))
+# Every other column is text: derived, so a column added to merge.COLUMNS is typed here too.
+_TEXT = tuple(c for c in COLUMNS if c not in (*_ISO, *_FLOAT, *_INT, *_EPOCH))
 _WINNER = ("worker", "result", "exception", "traceback", "runtime")
 _FILL = tuple(
     c
