@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +20,7 @@ from typing import Any
 
 from celery import Celery
 
+from src.control.daemon_pool import DaemonThreadPool
 from src.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -101,14 +101,14 @@ class Inspector:
         self.app = app
         self.timeout = timeout
         self.cache_ttl = cache_ttl
-        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inspect")
+        self._executor = DaemonThreadPool(concurrency, thread_name_prefix="inspect")
         self._inflight: dict[InspectKind, asyncio.Future[InspectReply]] = {}
         self._cache: dict[InspectKind, InspectReply] = {}
         self._known = _KnownWorkers(ttl=known_ttl)
         self.broadcasts = 0  # how many broadcasts this process sent: tests and benchmarks read it
 
     @property
-    def executor(self) -> ThreadPoolExecutor:
+    def executor(self) -> DaemonThreadPool:
         return self._executor
 
     def observe_workers(self, hostnames: Iterable[str]) -> None:
