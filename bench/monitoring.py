@@ -31,11 +31,10 @@ from src.db.migrations import upgrade_async
 from src.db.models import MonitoringSnapshot, TaskRecord
 from src.embedded_redis import EmbeddedRedis
 from src.monitoring.prometheus import exposition
-from src.monitoring.runtime import Monitoring
 from src.monitoring.sample import MetricsSample
 from src.monitoring.snapshots import metrics_history
 from src.monitoring.task_stats import recent_throughput, task_totals
-from src.services import Services
+from src.runtime import Runtime
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -65,8 +64,8 @@ def kombu_message(task_id: str) -> str:
     )
 
 
-async def fill_redis(services: Services, queues: int, per_queue: int) -> list[str]:
-    redis = services.queues.redis  # type: ignore[attr-defined]
+async def fill_redis(runtime: Runtime, queues: int, per_queue: int) -> list[str]:
+    redis = runtime.queues.backend.redis  # type: ignore[attr-defined]
     names = [f"bench_q{i}" for i in range(queues)]
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
@@ -76,7 +75,7 @@ async def fill_redis(services: Services, queues: int, per_queue: int) -> list[st
     return names
 
 
-async def fill_db(services: Services, tasks: int, queues: list[str], days: int) -> None:
+async def fill_db(runtime: Runtime, tasks: int, queues: list[str], days: int) -> None:
     now = datetime.now(UTC)
     rows = []
     for i in range(tasks):
@@ -109,7 +108,7 @@ async def fill_db(services: Services, tasks: int, queues: list[str], days: int) 
                 "data": {},
             }
         )
-    async with services.sessions() as session, session.begin():
+    async with runtime.db.session("bench fill", seconds=600) as session:
         for chunk in range(0, len(rows), 5000):
             await session.execute(insert(TaskRecord), rows[chunk : chunk + 5000])
         for chunk in range(0, len(snapshots), 5000):
@@ -123,18 +122,18 @@ async def main(args: argparse.Namespace) -> None:
     admin = await asyncpg.connect(args.pg)
     await admin.execute(f'CREATE DATABASE "{db}"')
     url = f"{args.pg.rsplit('/', 1)[0]}/{db}"
-    services: Services | None = None
+    runtime: Runtime | None = None
     try:
         await upgrade_async(url)
         settings = Settings(
             redis_host="127.0.0.1", redis_port=redis.port, database_url=url, jwt_secret="x" * 40
         )
-        services = Services.build(settings)
-        monitoring = Monitoring.build(services)
+        runtime = Runtime.build(settings)
+        monitoring = runtime.monitoring
         print(f"filling: {args.queues} queues x {args.per_queue} messages, {args.tasks} task rows, "
               f"{args.days} days of 60 s snapshots ...")  # fmt: skip
-        names = await fill_redis(services, args.queues, args.per_queue)
-        await fill_db(services, args.tasks, names, args.days)
+        names = await fill_redis(runtime, args.queues, args.per_queue)
+        await fill_db(runtime, args.tasks, names, args.days)
         sampler = monitoring.sampler
         now = datetime.now(UTC)
 
@@ -145,12 +144,12 @@ async def main(args: argparse.Namespace) -> None:
         await timed(
             "throughput part (5 min window, percentiles)",
             20,
-            lambda: recent_throughput(services.sessions, now=now, window_seconds=300),  # type: ignore[union-attr]
+            lambda: recent_throughput(runtime.db, now=now, window_seconds=300),  # type: ignore[union-attr]
         )
         await timed(
             f"task totals for /metrics ({args.tasks} rows, leader only)",
             5,
-            lambda: task_totals(services.sessions, now=now),  # type: ignore[union-attr]
+            lambda: task_totals(runtime.db, now=now),  # type: ignore[union-attr]
         )
         await sampler.refresh_totals()
         queues = await sampler._queues(_NoWorkers())  # type: ignore[arg-type]
@@ -169,11 +168,11 @@ async def main(args: argparse.Namespace) -> None:
         await timed(
             f"metricsHistory {args.days} days, step 1 h ({args.days * 24} points)",
             5,
-            lambda: metrics_history(services.sessions, now - timedelta(days=args.days), now, 3600),  # type: ignore[union-attr]
+            lambda: metrics_history(runtime.db, now - timedelta(days=args.days), now, 3600),  # type: ignore[union-attr]
         )
     finally:
-        if services is not None:
-            await services.stop()
+        if runtime is not None:
+            await runtime.stop()
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
         redis.stop()

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from src.db.engine import create_engine
 from src.db.migrations import upgrade
+from src.db.session import Database
 from src.task_filter import TaskFilter, TaskState
 from src.task_store.ordering import TaskOrder, TaskOrderKey, decode_cursor
 from src.task_store.query import TaskStore
@@ -128,8 +129,8 @@ async def load(dsn: str, start: int, count: int, now: datetime, rnd: random.Rand
 
 
 async def explain_ms(store: TaskStore, stmt: Any) -> float:
-    sql = stmt.compile(store.engine.sync_engine, compile_kwargs={"literal_binds": True})
-    async with store.engine.connect() as conn:
+    sql = stmt.compile(store.db.engine.sync_engine, compile_kwargs={"literal_binds": True})
+    async with store.db.engine.connect() as conn:
         result = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
         plan = result.scalar_one()
     if isinstance(plan, str):
@@ -154,7 +155,7 @@ class StatementTimer:
     def __init__(self, store: TaskStore) -> None:
         self.total = 0.0
         self._started: list[float] = []
-        engine = store.engine.sync_engine
+        engine = store.db.engine.sync_engine
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
 
@@ -287,7 +288,7 @@ async def main() -> None:
                 f"index rebuild included); table: {loaded:,}"
             )
             engine = create_engine(dsn)
-            store = TaskStore(engine)
+            store = TaskStore(Database(engine))
             results = await measure(store, args.runs)
             await engine.dispose()
             figures[loaded] = (results, rss_mb())

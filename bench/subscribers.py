@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from src.task_store.stats import percentile as shared_percentile  # noqa: E402
+
 JWT_SECRET = "bench-secret-which-is-long-enough-for-hs256-keys"
 ANCHOR = "Benchmark (issue 5): 1,000 concurrent subscribers on one API process"
 QUERY = """subscription { taskEvents { __typename
@@ -43,11 +45,9 @@ QUERY = """subscription { taskEvents { __typename
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    """The project's one percentile (q in 0..100 here, as printed); nan without values."""
+    found = shared_percentile(sorted(values), q / 100)
+    return float("nan") if found is None else found
 
 
 # -- client subprocess ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The Schema: root types composed from the per-domain field classes, and its extensions."""
+"""The Schema: root types composed from the fields declared in the resolvers package (see
+schema/core/discovery.py), and the schema's extensions."""
 
 from __future__ import annotations
 
@@ -9,45 +10,24 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.errors import ErrorCodes, is_unexpected
-from schema.fields.audit import AuditQueries
-from schema.fields.control import ControlMutations, ControlQueries
-from schema.fields.monitoring import MonitoringQueries, MonitoringSubscriptions
-from schema.fields.queues import QueueQueries
-from schema.fields.subscriptions import EventSubscriptions
-from schema.fields.system import SystemQueries
-from schema.fields.tasks import TaskQueries
-from schema.fields.workers import WorkerQueries
-from schema.parsing import QueryParserCache
-from schema.shared_results import SharedResultsExecutionContext
+import resolvers
+from schema.adapters.shared_results import SharedResultsExecutionContext
+from schema.core.audit_rejected import AuditRejected
+from schema.core.discovery import root_fields, root_type
+from schema.core.errors import ErrorCodes, is_unexpected
+from schema.core.fields import RootKind
+from schema.core.limits import LimitedValidationCache
+from schema.core.log_context import LogContext
+from schema.core.parsing import QueryParserCache
 
-
-@strawberry.type
-class Query(
-    SystemQueries,
-    WorkerQueries,
-    QueueQueries,
-    TaskQueries,
-    AuditQueries,
-    ControlQueries,
-    MonitoringQueries,
-):
-    pass
-
-
-@strawberry.type
-class Mutation(ControlMutations):
-    pass
-
-
-@strawberry.type
-class Subscription(EventSubscriptions, MonitoringSubscriptions):
-    pass
+_fields = root_fields(resolvers)
+Query = root_type("Query", _fields[RootKind.QUERY])
+Mutation = root_type("Mutation", _fields[RootKind.MUTATION])
+Subscription = root_type("Subscription", _fields[RootKind.SUBSCRIPTION])
 
 
 class Schema(strawberry.Schema):
@@ -74,14 +54,16 @@ schema = Schema(
     subscription=Subscription,
     execution_context_class=SharedResultsExecutionContext,
     # sort_schema=True would be a stable order, but it breaks enum defaults on 0.341 (their
-    # values lose their mapping); definition order is deterministic anyway.
+    # values lose their mapping); types print sorted anyway, root fields come sorted by name.
     config=StrawberryConfig(),
     extensions=[
+        LogContext,  # first: its closing part logs the codes ErrorCodes gave the errors
         ErrorCodes,
+        AuditRejected,
         # Dashboards send the same few documents again and again: parse (queries only, see
-        # schema/parsing.py) and validate them once.
+        # schema/core/parsing.py) and validate them once, after the caps (schema/core/limits.py).
         lambda: QueryParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: LimitedValidationCache(maxsize=256),
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=5000),
     ],

@@ -1,9 +1,13 @@
-"""The `celery-admin` command: serve, collect, demo, token, export-schema, db upgrade."""
+"""The `celery-admin` command: serve, collect, demo, doctor, token, export-schema, db upgrade.
+
+`serve`, `collect` and `demo` check everything they need before starting anything
+(`src.process.checks`: one line per problem, exit 2) and stop within 10 s of SIGINT or SIGTERM
+(exit 0; 70 when the stop had to be forced, see `src.process.watchdog`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,21 +17,24 @@ from typing import Any
 
 import click
 
-from src.config import ConfigError, get_settings
+from src.admin_cli import audit_group, config_group
+from src.config import ConfigError, Settings, get_settings
+from src.logs import configure_logging, uvicorn_log_config
+from src.process.report import fail, warn
+from src.security.logs import install_log_masking
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "graphql.schema"
 
 
 def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Configuration mistakes end the command with one line, never a traceback."""
+    """Configuration mistakes end the command with one line each (secrets masked), exit 2."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(f"celery-admin: {exc}", err=True)
-            sys.exit(2)
+            fail([str(exc)])
 
     return wrapper
 
@@ -37,6 +44,10 @@ def main() -> None:
     """celery-admin: a GraphQL control plane for Celery clusters."""
 
 
+main.add_command(config_group)
+main.add_command(audit_group)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -44,20 +55,45 @@ def main() -> None:
 @_one_line_errors
 def serve(host: str, port: int, replicas: int) -> None:
     """Serve the API (GraphQL at /celery-admin/graphql)."""
-    import uvicorn
+    from src.process.listen import bind_listener
+    from src.process.server import (
+        GRACEFUL_SECONDS,
+        REPLICA_HEALTHCHECK_SECONDS,
+        AdminServer,
+        server_config,
+    )
 
     settings = get_settings()
-    _check_database(settings.database_url)
-    _configure_logging(settings.celery_log_level)
-    uvicorn.run(
-        "src.main:app",
-        host=host,
-        port=port,
-        workers=replicas,
-        proxy_headers=False,  # X-Forwarded-For counts only via TRUSTED_PROXIES (audit IPs)
-        log_level=settings.celery_log_level.lower(),
-        ws_max_size=1 << 20,
-    )
+    problems = []
+    try:  # first: on a busy port, the checks below change nothing (an SQLite upgrade)
+        listener = bind_listener(host, port)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    problems += _preflight(settings)
+    if problems:
+        fail(problems)
+    _configure_logging(settings)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.celery_log_level.lower(),
+        "log_config": uvicorn_log_config(settings.log_format, settings.celery_log_level),
+        "ws_max_size": 1 << 20,
+    }
+    if replicas > 1:  # uvicorn's own supervisor binds again (the port was free a moment ago)
+        import uvicorn
+
+        listener.close()
+        uvicorn.run(
+            "src.main:app",
+            workers=replicas,
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            timeout_worker_healthcheck=REPLICA_HEALTHCHECK_SECONDS,
+            **options,
+        )
+        return
+    AdminServer(server_config("src.main:app", **options)).run(sockets=[listener])
 
 
 @main.command()
@@ -65,13 +101,16 @@ def serve(host: str, port: int, replicas: int) -> None:
 def collect() -> None:
     """Run only the leader jobs (the event collector, ...) without HTTP; Ctrl-C stops."""
     from src.collector.run import run_collect
+    from src.process.watchdog import run_until_signal
 
     settings = get_settings()
-    _check_database(settings.database_url)
-    _configure_logging(settings.celery_log_level)
     if not settings.collector_enabled:
         raise ConfigError("COLLECTOR_ENABLED is false: nothing to collect")
-    asyncio.run(run_collect(settings))
+    problems = _preflight(settings)
+    if problems:
+        fail(problems)
+    _configure_logging(settings)
+    asyncio.run(run_until_signal(lambda stop: run_collect(settings, stop)))
 
 
 @main.command()
@@ -92,6 +131,11 @@ def token(subject: str, role: str, ttl_hours: float) -> None:
     if ttl_hours <= 0:
         raise click.BadParameter("must be positive", param_hint="--ttl-hours")
     tokens = TokenService(get_settings())
+    if timedelta(hours=ttl_hours) > tokens.max_lifetime:
+        raise click.BadParameter(
+            f"at most {tokens.max_lifetime.total_seconds() / 3600:g} (JWT_MAX_LIFETIME_SECONDS)",
+            param_hint="--ttl-hours",
+        )
     click.echo(tokens.mint(subject, Role.parse(role), ttl=timedelta(hours=ttl_hours)))
 
 
@@ -147,23 +191,33 @@ def demo(port: int, tasks_per_second: float) -> None:
     run_demo(port=port, tasks_per_second=tasks_per_second)
 
 
-def _check_database(database_url: str) -> None:
-    """Refuse to serve an out-of-date schema, before any server starts."""
-    from src.db.engine import create_engine
-    from src.db.schema_check import ensure_schema_current
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="the report as JSON")
+@_one_line_errors
+def doctor(as_json: bool) -> None:
+    """Report configuration that loses or stalls work; exit 1 when a finding is critical."""
+    from src.doctor.command import doctor_report, render_json, render_text
 
-    async def check() -> None:
-        engine = create_engine(database_url)
-        try:
-            await ensure_schema_current(engine, get_settings())
-        finally:
-            await engine.dispose()
-
-    asyncio.run(check())
+    settings = get_settings()
+    report = doctor_report(settings)
+    click.echo(render_json(report) if as_json else render_text(report, settings.broker_url))
+    if report.critical:
+        sys.exit(1)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _preflight(settings: Settings) -> list[str]:
+    """Every start-up check (`src.process.checks`); warnings are printed, problems returned."""
+    from src.process.checks import startup_report
+
+    report = startup_report(settings)
+    for line in report.warnings:
+        warn(line)
+    return report.problems
+
+
+def _configure_logging(settings: Settings) -> None:
+    install_log_masking()
+    configure_logging(settings.celery_log_level, settings.log_format)
 
 
 __all__ = ["main"]

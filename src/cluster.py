@@ -3,6 +3,11 @@
 With CELERY_APP it is the operator's own app (so its queues, routes and serializers are known);
 otherwise a bare app built from the broker URL, which is enough for control, inspect, events and
 queue lengths on any cluster.
+
+Whatever the app says, celery-admin reads only JSON from the broker (control replies, results,
+events): a pickled or YAML message is code, and anyone who can write to the broker could run it
+inside celery-admin. A cluster whose tasks use pickle still works; their pickled arguments and
+results are shown as opaque (src/security/opaque.py), never decoded.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import importlib
 
 from celery import Celery
+from kombu.serialization import prepare_accept_content
 
 from src.config import ConfigError, Settings
 
@@ -27,7 +33,26 @@ def load_cluster_app(settings: Settings, *, pool_limit: int | None = None) -> Ce
     app.conf.broker_connection_timeout = 2.0
     app.conf.broker_connection_retry = False
     app.conf.broker_connection_max_retries = 0
+    json_only(app)
     return app
+
+
+READ_CONTENT = ["json"]
+
+
+def json_only(app: Celery) -> None:
+    """Make every channel this process reads from the broker accept JSON alone: the control
+    mailbox (replies to inspect and control, and the commands our mingle node answers), the
+    result backend, and events. Sending keeps the app's serializers (workers decode those)."""
+    app.conf.accept_content = list(READ_CONTENT)
+    app.conf.result_accept_content = list(READ_CONTENT)
+    app.conf.event_serializer = "json"
+    # The mailbox may already exist (the app's module touched `app.control`): set it there too.
+    accept = prepare_accept_content(READ_CONTENT)
+    app.control.mailbox.accept = accept
+    backend = getattr(getattr(app, "_local", None), "backend", None)  # built at import, if at all
+    if backend is not None:
+        backend.accept = accept
 
 
 def _bare_app(settings: Settings) -> Celery:
@@ -36,7 +61,7 @@ def _bare_app(settings: Settings) -> Celery:
         broker_url=settings.broker_url,
         result_backend=settings.result_backend,
         result_extended=True,
-        accept_content=["json", "pickle", "yaml", "msgpack"],
+        accept_content=["json"],
         task_serializer="json",
     )
     return app
@@ -58,4 +83,4 @@ def _import_app(path: str) -> Celery:
     return app
 
 
-__all__ = ["load_cluster_app"]
+__all__ = ["READ_CONTENT", "json_only", "load_cluster_app"]

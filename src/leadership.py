@@ -6,6 +6,12 @@ stop so another replica takes over at once. When a renewal fails (the key expire
 holds it, or Redis has been unreachable for longer than the lease) the leader's jobs are cancelled
 and the process goes back to waiting; another replica takes over after the lease expires.
 Without Redis there is nobody to agree with, and the jobs simply run.
+
+Stopping is bounded (`serve`, `collect` and `demo` promise to stop within 10 s of a signal): every
+Redis call runs through `call_within`, because redis-py 8 can swallow a cancellation that arrives
+while it connects (about one first lease attempt in five), after which the "acquired" lease kept
+the process leading and its shutdown waited forever; and the jobs get `JOBS_STOP_TIMEOUT` seconds
+to finish (the collector's last flush) before they are cancelled again and left.
 """
 
 from __future__ import annotations
@@ -21,18 +27,24 @@ from collections.abc import Awaitable, Callable
 
 from redis import asyncio as aioredis
 
+from src.process.bounded import call_within, cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 LEASE_KEY = "celery_admin:leader"
 DEFAULT_TTL = 10.0
+JOBS_STOP_TIMEOUT = 2.5  # for the jobs to end once cancelled (the collector's last flush)
+RELEASE_TIMEOUT = 1.0
 
-_RENEW = """
+# A lease held by a token in a Redis key: renewed or released only by its holder (also used by the
+# revoke re-send's per-worker lease, src/control/revokes.py).
+RENEW_IF_HELD = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
 """
-_RELEASE = """
+RELEASE_IF_HELD = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
@@ -59,6 +71,7 @@ class Leadership:
         self.is_leader = False
         self.terms = 0  # how many times this process became leader
         self._running: list[asyncio.Task[None]] = []
+        self._maybe_holding = False  # an acquire was under way: the key may be ours
 
     async def run(self) -> None:
         if self.redis is None:
@@ -72,34 +85,46 @@ class Leadership:
                     self.terms += 1
                     log.info("leadership acquired (%s)", self.token)
                     await self._lead()
-                    self.is_leader = False
+                    self.is_leader = self._maybe_holding = False
                     log.warning("leadership lost (%s); leader jobs stopped", self.token)
                 await asyncio.sleep(self.ttl / 3)
         finally:
-            await self._stop_jobs()
-            if self.is_leader:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._release(), timeout=2)
-            self.is_leader = False
+            try:
+                await self._stop_jobs()
+            finally:
+                if self.is_leader or self._maybe_holding:
+                    # Compare-and-delete: harmless when the key is not ours.
+                    with contextlib.suppress(Exception):
+                        await call_within(self._release(), RELEASE_TIMEOUT)
+                self.is_leader = False
 
     async def _acquire(self) -> bool:
         assert self.redis is not None
+        self._maybe_holding = True
         try:
-            return bool(
-                await self.redis.set(self.key, self.token, nx=True, px=int(self.ttl * 1000))
+            taken = await call_within(
+                self.redis.set(self.key, self.token, nx=True, px=int(self.ttl * 1000)),
+                self.ttl / 3,
             )
+        except asyncio.CancelledError:
+            raise  # _maybe_holding stays set: the SET may still land, and run() releases it
         except Exception as exc:
             log.debug("lease acquire failed: %s", exc)
-            return False
+            taken = False
+        self._maybe_holding = bool(taken)
+        return bool(taken)
 
     async def _renew(self) -> bool:
         assert self.redis is not None
-        result = await self.redis.eval(_RENEW, 1, self.key, self.token, int(self.ttl * 1000))
+        result = await call_within(
+            self.redis.eval(RENEW_IF_HELD, 1, self.key, self.token, int(self.ttl * 1000)),
+            self.ttl / 3,
+        )
         return bool(result)
 
     async def _release(self) -> None:
         assert self.redis is not None
-        await self.redis.eval(_RELEASE, 1, self.key, self.token)
+        await self.redis.eval(RELEASE_IF_HELD, 1, self.key, self.token)
 
     async def _lead(self) -> None:
         """Run the jobs while renewals succeed; return (jobs cancelled) once the lease is gone.
@@ -159,11 +184,7 @@ class Leadership:
 
     async def _stop_jobs(self) -> None:
         running, self._running = self._running, []
-        for task in running:
-            task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(running, JOBS_STOP_TIMEOUT, "leader jobs")
 
 
 async def current_leader(redis: aioredis.Redis, key: str = LEASE_KEY) -> str | None:
@@ -171,4 +192,4 @@ async def current_leader(redis: aioredis.Redis, key: str = LEASE_KEY) -> str | N
     return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["LEASE_KEY", "Leadership", "current_leader"]
+__all__ = ["LEASE_KEY", "RELEASE_IF_HELD", "RENEW_IF_HELD", "Leadership", "current_leader"]

@@ -12,9 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from src.access_scope import AccessScope
+
 
 class TaskState(StrEnum):
-    """Celery's states plus LOST (started on a worker that went away)."""
+    """Celery's states plus LOST (started on a worker that went away) and UNKNOWN (no worker holds
+    it and its end was never seen)."""
 
     PENDING = "PENDING"
     RECEIVED = "RECEIVED"
@@ -25,6 +28,7 @@ class TaskState(StrEnum):
     REVOKED = "REVOKED"
     REJECTED = "REJECTED"
     LOST = "LOST"
+    UNKNOWN = "UNKNOWN"  # its end was never seen (src/collector/settle.py)
 
 
 FINISHED_STATES = frozenset(
@@ -71,9 +75,13 @@ class TaskFilter:
     parent_id: str | None = None
     root_id: str | None = None
     text: str | None = None  # case-insensitive substring of args, kwargs, result or exception
+    # A scoped caller's limit (src/access_scope.py), added by the server, never by the caller.
+    scope: AccessScope | None = None
 
     def matches(self, task: Mapping[str, Any]) -> bool:
         """Does one task (keys as in TaskRecord's columns) pass the filter?"""
+        if self.scope is not None and not self.scope.allows_task(task):
+            return False
         if self.ids and task.get("task_id") not in self.ids:
             return False
         if self.states and task.get("state") not in self.states:

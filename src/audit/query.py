@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
 
 from src.db.models import AuditLog
-from src.errors import BadInput, DatabaseUnavailable
+from src.db.session import Database
+from src.errors import BadInput
 
 MAX_PAGE = 200
+PAGE_SECONDS = 5.0
 CURSOR_PREFIX = "audit:"
 
 
@@ -31,6 +31,13 @@ class AuditFilter:
     target: str | None = None  # exact target
     after: datetime | None = None  # inclusive
     before: datetime | None = None  # exclusive
+
+    def only_actor(self, subject: str) -> AuditFilter | None:
+        """The same filter limited to one actor's rows (a scoped caller's: its own attempts
+        only, since other rows' requests may name anything); None when it asked for others."""
+        if self.actors and subject not in self.actors:
+            return None
+        return replace(self, actors=(subject,))
 
     def clauses(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -71,7 +78,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 async def list_audit_logs(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     audit_filter: AuditFilter,
     *,
     first: int = 50,
@@ -83,11 +90,8 @@ async def list_audit_logs(
     if after:
         where.append(AuditLog.id < decode_cursor(after))
     statement = select(AuditLog).where(*where).order_by(AuditLog.id.desc()).limit(first + 1)
-    try:
-        async with sessions() as session:
-            rows = list((await session.scalars(statement)).all())
-    except (SQLAlchemyError, OSError) as exc:
-        raise DatabaseUnavailable(f"audit logs unavailable: {type(exc).__name__}") from exc
+    async with db.session("audit logs", seconds=PAGE_SECONDS) as session:
+        rows = list((await session.scalars(statement)).all())
     page = rows[:first]
     return AuditPage(page, len(rows) > first, [encode_cursor(r.id) for r in page])
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Mapping
 
 from celery import Celery
 
-from src.brokers.base import QueueDepth
+from src.brokers.base import PeekedMessage, QueueDepth, RemovalReport
+from src.control.errors import Unsupported
 
 
 class KombuQueueBackend:
@@ -65,6 +67,22 @@ class KombuQueueBackend:
                 return int(channel.queue_purge(name) or 0)
             finally:
                 channel.close()
+
+    async def peek(self, name: str, count: int) -> list[PeekedMessage]:
+        raise Unsupported(
+            "this broker cannot show a message without consuming it; on RabbitMQ set "
+            "RABBITMQ_MANAGEMENT_URL (its management API can)"
+        )
+
+    async def peek_oldest(self, depths: Mapping[str, QueueDepth]) -> dict[str, list[bytes]] | None:
+        return None  # AMQP cannot look at a message without taking it
+
+    async def scan(self, names: list[str], needle: bytes) -> AsyncIterator[tuple[str, bytes]]:
+        return
+        yield  # an async generator that finds nothing
+
+    async def remove_waiting(self, names: list[str], task_ids: list[str]) -> RemovalReport | None:
+        return None  # AMQP cannot take one message out of a queue without consuming the others
 
     async def close(self) -> None:
         return None

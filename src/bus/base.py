@@ -7,7 +7,7 @@ dropped and counted, because event collection must not wait on subscribers.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,10 +44,24 @@ class BusHealth:
 class EventBus(Protocol):
     async def publish(self, channel: Channel, message: dict[str, Any]) -> None: ...
 
+    def offer(self, channel: Channel, messages: list[dict[str, Any]]) -> bool:
+        """For high-rate producers: hand over a batch; never waits (dropped and counted when
+        subscribers cannot keep up; they are told how many they missed)."""
+        ...
+
+    def wants(self, channel: Channel) -> bool:
+        """Whether any replica has a subscriber on `channel` now (producers skip it if not)."""
+        ...
+
     def subscribe(
-        self, channel: Channel
+        self,
+        channel: Channel,
+        *,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+        key: Hashable | None = None,
     ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
-        """`async with bus.subscribe(ch) as messages: async for m in messages: ...`"""
+        """`async with bus.subscribe(ch) as messages: async for m in messages: ...`; with
+        `accept`, only the messages it accepts (subscribers with one `key` share the check)."""
         ...
 
     async def start(self) -> None: ...
@@ -65,8 +79,18 @@ class NullBus:
     async def publish(self, channel: Channel, message: dict[str, Any]) -> None:
         self.dropped += 1
 
+    def offer(self, channel: Channel, messages: list[dict[str, Any]]) -> bool:
+        return False
+
+    def wants(self, channel: Channel) -> bool:
+        return False
+
     def subscribe(
-        self, channel: Channel
+        self,
+        channel: Channel,
+        *,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+        key: Hashable | None = None,
     ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
         raise NotImplementedError("no event bus in this process")
 

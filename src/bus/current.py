@@ -15,6 +15,7 @@ from src.bus.payloads import TaskChange, WorkerChange, task_fields, to_datetime
 from src.control.inspector import InspectKind, Inspector
 from src.errors import AppError
 from src.task_filter import TaskFilter, TaskState
+from src.workers.replies import TaskRequest, parse_stats, task_requests
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,13 @@ async def current_workers(inspector: Inspector, hostname: str | None = None) -> 
     return [c for c in changes if hostname is None or c.hostname == hostname]
 
 
-def _worker_data(hostname: str, stats: Any) -> dict[str, Any]:
-    stats = stats if isinstance(stats, dict) else {}
-    total = stats.get("total") if isinstance(stats.get("total"), dict) else {}
+def _worker_data(hostname: str, raw: Any) -> dict[str, Any]:
+    stats = parse_stats(raw)
     return {
         "hostname": hostname,
-        "pid": stats.get("pid"),
-        "processed": sum(v for v in total.values() if isinstance(v, int)),
-        "loadavg": (stats.get("rusage") or {}).get("loadavg") or None,
+        "pid": stats.pid if stats else None,
+        "processed": (stats.processed_total or 0) if stats else 0,
+        "loadavg": stats.loadavg if stats else None,
     }
 
 
@@ -58,25 +58,24 @@ async def current_tasks(inspector: Inspector, task_filter: TaskFilter) -> list[T
     now = datetime.now(UTC)
     changes = []
     for hostname, tasks in sorted(reply.replies.items()):
-        for raw in tasks or []:
-            fields = task_fields(_active_task(hostname, raw))
+        for request in task_requests(tasks):
+            fields = task_fields(_active_task(hostname, request))
             if task_filter.matches(fields):
                 changes.append(TaskChange(CURRENT_TASK, now, fields))
     return changes
 
 
-def _active_task(hostname: str, raw: dict[str, Any]) -> dict[str, Any]:
-    delivery = raw.get("delivery_info") or {}
+def _active_task(hostname: str, request: TaskRequest) -> dict[str, Any]:
     return {
-        "task_id": raw.get("id"),
-        "name": raw.get("name") or raw.get("type"),
+        "task_id": request.id,
+        "name": request.name,
         "state": TaskState.STARTED.value,
-        "queue": delivery.get("routing_key"),
+        "queue": request.queue,
         "worker": hostname,
-        "args": _text(raw.get("args")),
-        "kwargs": _text(raw.get("kwargs")),
-        "started_at": to_datetime(raw.get("time_start")),
-        "retries": (raw.get("request") or {}).get("retries"),
+        "args": _text(request.args),
+        "kwargs": _text(request.kwargs),
+        "started_at": to_datetime(request.time_start),
+        "retries": request.retries,
     }
 
 

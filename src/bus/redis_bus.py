@@ -2,7 +2,8 @@
 
 broadcaster 0.3.1 with redis-py 8 has four problems, each handled here:
 - its Redis backend marks itself ready before SUBSCRIBE completes, so its listener exits at once and
-  nothing is ever delivered: `_SubscribeFirstBackend` subscribes, then sets ready;
+  nothing is ever delivered: `SubscribeFirstBackend` (src/bus/broadcaster_adapter.py, the one place
+  that touches broadcaster's private parts) subscribes, then sets ready;
 - after a longer Redis outage its listener dies and subscribers wait forever: a canary message on a
   private channel every `canary_interval` seconds must come back within three intervals, else (or
   when a listener task has ended) the whole broadcaster is rebuilt, with backoff while Redis is down,
@@ -11,6 +12,12 @@ broadcaster 0.3.1 with redis-py 8 has four problems, each handled here:
   queue per channel is drained at once) and fans out to bounded queues (`src.bus.fanout`);
 - concurrent first subscribes to one channel can lose one: channels are subscribed one after the
   other, all at start-up, and never unsubscribed.
+
+High-rate producers (the collector) use `offer(channel, messages)` instead: a non-blocking hand-off
+to a sender task that sends one message per batch and drops-and-counts when it falls behind
+(`src.bus.outbox`), and they ask `wants(channel)` first, which is false while no replica has a
+subscriber on it (`src.bus.presence`). A process that serves no subscribers (`celery-admin collect`)
+passes `channels=()` and never reads back what it publishes.
 
 `publish` is bounded by a short timeout, never raises, and after a failure drops messages without
 trying for a moment (a circuit breaker), so a producer never waits on a dead Redis; drops are counted
@@ -26,20 +33,23 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from broadcaster import Broadcast
-from broadcaster._backends.redis import RedisBackend
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from src.bus import presence
 from src.bus.base import ENVELOPE_VERSION, BusHealth, Channel
-from src.bus.fanout import Fanout, FanoutStats, Subscriber
+from src.bus.broadcaster_adapter import SubscribeFirstBackend, listener_task
+from src.bus.fanout import BUS_INTERRUPTED, Fanout, FanoutStats, Subscriber, missed_notice
+from src.bus.outbox import BATCH_KIND, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -47,35 +57,9 @@ CONNECT_TIMEOUT = 3.0
 LOG_INTERVAL = 30.0  # at most one log line per kind of trouble per this many seconds
 INITIAL_BACKOFF = 0.25
 CANARY_KIND = "bus.canary"
-
-
-class _SubscribeFirstBackend(RedisBackend):
-    """broadcaster's Redis backend, made to work with redis-py 8 and to fail fast when Redis is down.
-
-    The pub/sub connection has a connect timeout but no read timeout (it waits for messages)."""
-
-    def __init__(self, url: str) -> None:  # replaces the parent's, on purpose
-        self._conn = aioredis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_keepalive=True, retry=_no_retry()
-        )
-        self._pubsub = self._conn.pubsub()
-        self._ready = asyncio.Event()
-        self._queue = asyncio.Queue()
-        self._listener = None
-
-    async def subscribe(self, channel: str) -> None:
-        await self._pubsub.subscribe(channel)
-        self._ready.set()  # only now: redis-py's listen() returns at once while nothing is subscribed
-
-    @property
-    def listening(self) -> bool:
-        return self._listener is not None and not self._listener.done()
-
-
-def _no_retry() -> Retry:
-    """redis-py's own retries (with multi-second backoff) would hide a dead Redis from the bus,
-    which retries itself, sooner, and tells subscribers."""
-    return Retry(NoBackoff(), 0)
+# How long a replica's first subscriber on a channel waits for a producer to see it (once per
+# channel and replica; a producer looks every presence.REFRESH seconds).
+PRESENCE_WAIT = 3.0
 
 
 class _RateLimitedLog:
@@ -106,12 +90,12 @@ class _Connection:
     """One broadcaster and the pump tasks that drain its channels into the fan-out."""
 
     def __init__(self, url: str) -> None:
-        self.backend = _SubscribeFirstBackend(url)
+        self.backend = SubscribeFirstBackend(url, connect_timeout=CONNECT_TIMEOUT)
         self.broadcast = Broadcast(backend=self.backend)
         self.pumps: list[asyncio.Task[None]] = []
 
     def alive(self) -> bool:
-        listener = getattr(self.broadcast, "_listener_task", None)
+        listener = listener_task(self.broadcast)
         return (
             self.backend.listening
             and listener is not None
@@ -132,7 +116,7 @@ class _Connection:
             await asyncio.wait_for(self._disconnect(), 2.0)
 
     async def _disconnect(self) -> None:
-        listener = getattr(self.broadcast, "_listener_task", None)
+        listener = listener_task(self.broadcast)
         if listener is not None:
             listener.cancel()
         await self.backend.disconnect()
@@ -150,6 +134,7 @@ class RedisBus:
         publish_timeout: float = 0.5,
         max_backoff: float = 1.0,
         channels: Iterable[str] = tuple(Channel),
+        outbox_messages: int = 100_000,
     ) -> None:
         self.url = url
         self.canary_interval = canary_interval
@@ -180,6 +165,12 @@ class RedisBus:
         self._publish_blocked_until = 0.0
         self._stopping = False
         self._log = _RateLimitedLog()
+        self.replica = uuid.uuid4().hex
+        self._outbox = Outbox(self._send_batch, max_messages=outbox_messages)
+        self._sender: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._watched: set[str] = set()
+        self._announced: set[str] = set()
 
     # -- the EventBus protocol ----------------------------------------------------------------
 
@@ -202,27 +193,114 @@ class RedisBus:
                 self._publish_blocked_until = time.monotonic() + min(1.0, self.max_backoff)
             self._drop(_short(exc))
 
+    def wants(self, channel: Channel | str) -> bool:
+        """Whether some replica (this one included) has a subscriber on `channel` (cached)."""
+        if self._watcher is None and self._supervisor is not None:
+            self._watcher = asyncio.create_task(self._watch_presence(), name="event-bus-presence")
+        name = str(channel)
+        return name in self._watched or self._fanout.has(name)
+
+    def offer(self, channel: Channel | str, messages: list[dict[str, Any]]) -> bool:
+        """Hand a batch's messages to the sender; never waits (False: dropped and counted)."""
+        return self._outbox.put(str(channel), messages)
+
+    async def _send_batch(self, channel: str, payload: bytes) -> None:
+        if time.monotonic() < self._publish_blocked_until:
+            raise ConnectionError("redis unavailable")
+        try:
+            await asyncio.wait_for(self._publisher.publish(channel, payload), self.publish_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, ConnectionError | OSError | RedisConnectionError):
+                self._publish_blocked_until = time.monotonic() + min(1.0, self.max_backoff)
+            self._log.warning("publish", "event bus dropped a batch (%s); %d dropped so far",
+                              _short(exc), self._dropped + self._outbox.dropped)  # fmt: skip
+            raise
+
+    async def _watch_presence(self) -> None:
+        channels = [str(c) for c in Channel]
+        while True:
+            try:
+                self._watched, at = await presence.watched(self._publisher, channels)
+                await presence.mark_seen(self._publisher, self.replica, at)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis is away: keep sending (subscribers are told)
+                self._watched = set(channels)
+                self._log.warning("presence", "bus presence unreadable: %s", _short(exc))
+            await asyncio.sleep(presence.REFRESH)
+
     @asynccontextmanager
-    async def subscribe(self, channel: Channel | str) -> AsyncIterator[Subscriber]:
+    async def subscribe(
+        self,
+        channel: Channel | str,
+        *,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+        key: Hashable | None = None,
+    ) -> AsyncIterator[Subscriber]:
         """`async with bus.subscribe(ch) as messages: async for m in messages: ...`
 
         Messages are shared between subscribers: treat them as read-only. Besides envelopes from
-        producers, a subscriber may receive `bus.missed` notices (see `src.bus.fanout`)."""
-        subscriber = self._fanout.add(str(channel))
+        producers, a subscriber may receive `bus.missed` notices (see `src.bus.fanout`). With
+        `accept`, only messages it accepts are queued (evaluated once per `key`)."""
+        name = str(channel)
+        first = not self._fanout.has(name)
+        subscriber = self._fanout.add(name, accept, key)
         try:
+            if first:
+                await self._announce_first(name)
             yield subscriber
         finally:
             self._fanout.remove(subscriber)
+            if not self._fanout.has(name) and name in self._announced:
+                self._announced.discard(name)
+                with contextlib.suppress(Exception):  # else it expires (presence.TTL)
+                    await asyncio.wait_for(
+                        presence.withdraw(self._publisher, self.replica, [name]),
+                        self.publish_timeout,
+                    )
+
+    async def _announce_first(self, channel: str) -> None:
+        """Tell producers this replica now listens on `channel`, and wait (bounded) until one has
+        seen it, so that nothing published after subscribe() returns is skipped."""
+        self._announced.add(channel)
+        try:
+            await asyncio.wait_for(
+                presence.announce(self._publisher, self.replica, [channel]), self.publish_timeout
+            )
+            since = time.time()  # a look that began after this counts the announcement
+            await presence.wait_seen(self._publisher, since, within=PRESENCE_WAIT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._log.warning("presence", "bus presence not written: %s", _short(exc))
+
+    async def _refresh_presence(self) -> None:
+        live = {c for c in self._channels if self._fanout.has(c)}
+        gone = self._announced - live
+        self._announced = live
+        with contextlib.suppress(Exception):
+            if live:
+                await presence.announce(self._publisher, self.replica, live)
+            if gone:
+                await presence.withdraw(self._publisher, self.replica, gone)
 
     async def start(self, wait: float = CONNECT_TIMEOUT) -> None:
         """Begin supervising the subscription; wait up to `wait` seconds for the first connect
         (a Redis that is down does not stop the process: the supervisor keeps trying)."""
         if self._supervisor is None:
             self._supervisor = asyncio.create_task(self._supervise(), name="event-bus")
+            self._sender = asyncio.create_task(self._outbox.run(), name="event-bus-sender")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_connect.wait(), wait)
 
     async def stop(self) -> None:
+        for task in (self._sender, self._watcher):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
+        self._sender = self._watcher = None
         if self._supervisor is not None:
             self._stopping = True
             deadline = time.monotonic() + 5.0
@@ -245,7 +323,7 @@ class RedisBus:
             enabled=True,
             connected=self._connected,
             reconnects=self._reconnects,
-            dropped=self._dropped,
+            dropped=self._dropped + self._outbox.dropped,
             subscribers=stats.subscribers,
             missed=stats.missed,
             last_error=self._last_error,
@@ -253,6 +331,10 @@ class RedisBus:
 
     def fanout_stats(self) -> FanoutStats:
         return self._fanout.stats()
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._outbox
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -263,15 +345,25 @@ class RedisBus:
         if not self._fanout.has(channel):
             return  # nobody here listens: do not even decode it
         try:
-            message = json.loads(text)
+            message = orjson.loads(text)
         except ValueError:
             message = None
+        if isinstance(message, dict) and message.get("type") == BATCH_KIND:
+            self._on_batch(channel, message)
+            return
         if not isinstance(message, dict) or message.get("v") != ENVELOPE_VERSION:
             self._invalid += 1
             self._log.warning("invalid", "ignoring a message on %s that is not a v%d envelope",
                               channel, ENVELOPE_VERSION)  # fmt: skip
             return
         self._fanout.deliver(channel, message)
+
+    def _on_batch(self, channel: str, batch: dict[str, Any]) -> None:
+        missed, messages = batch.get("missed"), batch.get("data")
+        if isinstance(missed, int) and missed > 0:  # the producer dropped these: say so, here
+            self._fanout.deliver(channel, missed_notice(missed, BUS_INTERRUPTED))
+        if isinstance(messages, list):
+            self._fanout.deliver_many(channel, messages)
 
     async def _pump(self, conn: _Connection, channel: str, ready: asyncio.Future[None]) -> None:
         async with conn.broadcast.subscribe(channel) as events:
@@ -340,6 +432,8 @@ class RedisBus:
                 await asyncio.wait_for(
                     self._publisher.publish(self._canary_channel, canary), self.canary_interval
                 )
+            if self._announced or any(self._fanout.has(c) for c in self._channels):
+                await self._refresh_presence()
             deadline = time.monotonic() + self.canary_interval
             while time.monotonic() < deadline:
                 if not conn.alive():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -43,7 +43,7 @@ class PerMessage(Generic[V]):
 
     A message reaches each local subscriber as the same dict, so the work of decoding it (and the
     payload object built from it, which lets identical subscriptions share one GraphQL execution,
-    see schema/shared_results.py) is done once instead of once per subscriber."""
+    see schema/adapters/shared_results.py) is done once instead of once per subscriber."""
 
     def __init__(self, build: Callable[[dict[str, Any]], V], size: int = 64) -> None:
         self._build = build
@@ -68,15 +68,24 @@ async def stream(
     *,
     initial: Callable[[], Awaitable[Iterable[T]]] | None = None,
     expires_at: datetime | None = None,
+    accept: Callable[[dict[str, Any]], bool] | None = None,
+    key: Hashable | None = None,
 ) -> AsyncIterator[T | Missed]:
     """Yield `initial()`'s items, then `transform(envelope)` for each message (None skips it).
 
     `transform` runs once per subscriber and message: keep it cheap; it must not mutate the
     envelope (subscribers share it). Ends when the bus stops; raises TokenExpired at `expires_at`.
+    `accept` (optional, named by `key`) filters messages before they are queued for this
+    subscriber, once per message for all subscribers with the same key.
     """
     if not bus.health().enabled:
         raise AppError("subscriptions are not available: no event bus", code=ErrorCode.UNSUPPORTED)
-    async with bus.subscribe(channel) as messages:  # type: ignore[arg-type]
+    subscription = (
+        bus.subscribe(channel, accept=accept, key=key)  # type: ignore[arg-type]
+        if accept is not None
+        else bus.subscribe(channel)  # type: ignore[arg-type]
+    )
+    async with subscription as messages:
         # One timer ends the subscriber at expiry (cheaper than a timeout around every read).
         expire = getattr(messages, "expire", None)
         timer = None

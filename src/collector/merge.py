@@ -69,7 +69,14 @@ COLUMNS = (
     "root_id",
     "last_event_at",
     "seen_at",
+    "args_json",
+    "kwargs_json",
+    "args_status",
+    "args_note",
 )
+# The exact call, recorded by the worker-side extension (celery_admin_events) as a `task-args`
+# entry of the durable event stream: JSON texts plus what they hold. Filled once, never replaced.
+ARGS_COLUMNS = ("args_json", "kwargs_json", "args_status", "args_note")
 TIME_COLUMNS = frozenset(c for c in COLUMNS if c.endswith("_at"))
 # Columns that follow the winning event (the others fill when empty).
 WINNER_COLUMNS = ("worker", "result", "exception", "traceback")
@@ -151,6 +158,9 @@ class TaskMerger:
     def apply(self, event: dict[str, Any]) -> str | None:
         """Merge one task event; return the state it set (None when the state did not change)."""
         kind = event.get("type")
+        if kind == "task-args":
+            self._args(event)
+            return None
         state = _EVENT_STATE.get(kind)  # type: ignore[arg-type]
         task_id = event.get("uuid")
         if state is None or not task_id:
@@ -221,6 +231,25 @@ class TaskMerger:
                 if started is not None and ts >= started:
                     row["runtime"] = ts - started
         return state
+
+    def _args(self, event: dict[str, Any]) -> None:
+        task_id, ts = event.get("uuid"), event.get("timestamp")
+        if not task_id or not isinstance(ts, int | float):
+            return
+        row = self.pending.get(task_id)
+        if row is None:
+            if len(self.pending) >= self.max_pending:
+                self.overflow_dropped += 1
+                return
+            row = self.pending[task_id] = {"task_id": task_id, "retries": 0, "seen_at": ts}
+        if row.get("args_status") is None:
+            for column in ARGS_COLUMNS:
+                value = event.get(column)
+                row[column] = value if value is None or isinstance(value, str) else repr(value)
+        for field in ("name", "queue", "exchange"):
+            value = event.get(field)
+            if value and isinstance(value, str) and field not in row:
+                row[field] = _intern(value)
 
     @staticmethod
     def _fill_loser(row: dict[str, Any], kind: str, event: dict[str, Any]) -> None:
@@ -302,6 +331,7 @@ def merge_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "ARGS_COLUMNS",
     "COLUMNS",
     "RANK",
     "TERMINAL",

@@ -153,6 +153,8 @@ class RedisEventReader(_ReaderThread):
             frames, pos = parse_frames(buf)
             if frames:
                 del buf[:pos]
+                if isinstance(frames[0], ProtocolError):
+                    raise frames[0]
                 return frames[0]
             chunk = self._sock.recv(65536)
             if not chunk:
@@ -207,7 +209,10 @@ class KombuEventReader(_ReaderThread):
         self._conn = self.app.connection_for_read()
         self._conn.ensure_connection(max_retries=1)
         self._receiver = self.app.events.Receiver(
-            self._conn, handlers={"*": self._on_event}, queue_prefix="celery-admin"
+            self._conn,
+            handlers={"*": self._on_event},
+            queue_prefix="celery-admin",
+            accept={"json"},  # JSON only (src/cluster.py)
         )
 
     def _on_event(self, event: Event) -> None:
@@ -233,10 +238,16 @@ class KombuEventReader(_ReaderThread):
             self._conn = None
 
 
-def reader_for(app: Any, broker_url: str, intake: Intake) -> _ReaderThread:
+def reader_for(app: Any, broker_url: str, intake: Intake, **amqp_options: Any) -> _ReaderThread:
+    """Redis: pub/sub directly; AMQP: a durable queue of our own (src/collector/amqp_reader.py,
+    `amqp_options`: ttl_seconds, max_length); anything else: Celery's EventReceiver."""
+    exchange = str((app.conf.event_exchange if app is not None else None) or "celeryev")
     if broker_url.startswith("redis://"):
-        exchange = str((app.conf.event_exchange if app is not None else None) or "celeryev")
         return RedisEventReader(broker_url, intake, exchange=exchange)
+    if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        from src.collector.amqp_reader import AmqpEventReader
+
+        return AmqpEventReader(broker_url, intake, exchange=exchange, **amqp_options)
     return KombuEventReader(app, intake)
 
 

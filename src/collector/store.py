@@ -24,6 +24,7 @@ STATEMENT_ROWS = 4000
 _ISO = ("eta", "expires")  # ISO strings in events
 _FLOAT = ("runtime",)
 _INT = ("retries",)
+_JSON = ("args_json", "kwargs_json")  # JSON texts from the worker-side extension
 _EPOCH = tuple(c for c in COLUMNS if c.endswith("_at"))
 # Every other column is text: derived, so a column added to merge.COLUMNS is typed here too.
 _TEXT = tuple(c for c in COLUMNS if c not in (*_ISO, *_FLOAT, *_INT, *_EPOCH))
@@ -79,6 +80,8 @@ def _postgres_sql() -> str:
             select.append(f"to_timestamp(u.{col})")
         elif col in _ISO:
             select.append(f"u.{col}::timestamptz")
+        elif col in _JSON:
+            select.append(f"u.{col}::jsonb")
         else:
             select.append(f"u.{col}")
     sets = _set_clause(

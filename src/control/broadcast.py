@@ -2,13 +2,23 @@
 
 Celery's control calls block for up to their timeout and kombu's connection pool deadlocks with
 about ten concurrent calls, so every broadcast here runs in the same small executor as inspect.
-A broadcast to named workers stops as soon as each has answered (`limit=`).
+
+A broadcast returns as soon as the workers it waits for have answered (src/control/pidbox.py):
+the named ones, or, to every worker, those known to be alive (the inspector's set, kept current by
+the discovery ping, the collector's worker-online, the monitoring sampler and the mingle `hello`
+of every starting worker) plus a short `SETTLE` for workers not known yet. Stopping early never
+keeps the command from a worker: everyone listening gets it; only a reply that comes later is not
+reported. A known worker that stays silent through a whole broadcast (stopped, or the known set
+is stale) is not waited for again until it answers something or `SILENT_FOR` passes, so one dead
+worker costs one full timeout rather than one per call. With no worker known at all a broadcast
+listens for the whole timeout, which is how unknown workers are found.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +26,14 @@ from celery import Celery
 
 from src.control.errors import WorkerUnavailable
 from src.control.inspector import Inspector
+from src.control.pidbox import broadcast_collect
 from src.errors import BadInput, BrokerUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 
 MAX_TARGETS = 200
+SETTLE = 0.05  # seconds a broadcast to every worker listens on once every known one has answered
+SILENT_FOR = 60.0  # how long a known worker that missed a whole broadcast is not waited for
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,7 @@ class Controller:
         self.app = app
         self.inspector = inspector
         self.timeout = timeout
+        self._silent: dict[str, float] = {}  # hostname -> when it missed a broadcast to all
 
     async def call(
         self,
@@ -59,33 +73,58 @@ class Controller:
     ) -> dict[str, Any]:
         """Broadcast `command`; with reply, {hostname: raw reply} of those that answered.
 
-        To named workers it returns once each has answered; to every worker it waits the whole
-        timeout, so that a worker this process has not seen yet is not cut off by `limit=`."""
-        limit = len(destination) if destination else None
+        To named workers it returns once each has answered; to every worker once every worker
+        known to be alive has, plus `SETTLE` (see the module docstring)."""
         loop = asyncio.get_running_loop()
+        timeout = wait or self.timeout
+        awaited = list(destination) if destination else self.awaited_workers()
 
         def send() -> dict[str, Any]:
-            replies = self.app.control.broadcast(
+            if not reply:
+                self.app.control.broadcast(
+                    command,
+                    arguments=arguments or {},
+                    destination=destination,
+                    reply=False,
+                    timeout=timeout,  # the command's expiry
+                )
+                return {}
+            collected = broadcast_collect(
+                self.app,
                 command,
-                arguments=arguments or {},
+                arguments or {},
                 destination=destination,
-                reply=reply,
-                timeout=wait or self.timeout,
-                limit=limit if reply else None,
+                wait_for=awaited,
+                timeout=timeout,
+                settle=0.0 if destination else SETTLE,
             )
-            merged: dict[str, Any] = {}
-            for item in replies or ():
-                if isinstance(item, dict):
-                    merged.update(item)
-            return merged
+            return collected.replies
 
         try:
             replies = await loop.run_in_executor(self.inspector.executor, send)
         except Exception as exc:  # kombu/redis errors vary by transport
             log.warning("control %s failed: %s", command, exc)
             raise BrokerUnavailable(f"broker unreachable for {command}: {exc}") from exc
+        if reply and not destination:
+            self._note_silent(awaited, replies)
+        for hostname in replies:
+            self._silent.pop(hostname, None)
         self.inspector.observe_workers(replies)
         return replies
+
+    def awaited_workers(self) -> list[str]:
+        """Who a broadcast to every worker waits for: the known-alive, minus the recently silent."""
+        now = time.monotonic()
+        for hostname, since in list(self._silent.items()):
+            if now - since > SILENT_FOR:
+                del self._silent[hostname]
+        return [h for h in self.inspector.known_workers() if h not in self._silent]
+
+    def _note_silent(self, awaited: list[str], replies: dict[str, Any]) -> None:
+        now = time.monotonic()
+        for hostname in awaited:
+            if hostname not in replies:
+                self._silent[hostname] = now
 
     async def command(
         self,
@@ -103,8 +142,8 @@ class Controller:
         return set(await self.call("ping", destination=hostnames, wait=wait))
 
     async def live_workers(self) -> list[str]:
-        """Every worker answering now (waits the whole timeout: finds unknown ones too)."""
-        return sorted((await self.inspector.discover()).replies)
+        """Every worker answering a ping now (known ones awaited, unknown ones as they come)."""
+        return sorted(await self.call("ping"))
 
     async def resolve(self, hostnames: list[str] | None) -> list[str]:
         """The target workers: the named ones (each must answer) or, for None, every live one.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,8 @@ class Inspector:
         self._cache: dict[InspectKind, InspectReply] = {}
         self._known = _KnownWorkers(ttl=known_ttl)
         self.broadcasts = 0  # how many broadcasts this process sent: tests and benchmarks read it
+        self.sent: Counter[InspectKind] = Counter()  # the same by kind (the discovery is PING)
+        self.background_refreshes = 0  # broadcasts started by `refresh` (nobody waits for them)
 
     @property
     def executor(self) -> DaemonThreadPool:
@@ -124,6 +127,10 @@ class Inspector:
 
     def known_worker_count(self) -> int:
         return len(self._known.alive(time.monotonic()))
+
+    def known_workers(self) -> list[str]:
+        """The workers counted as alive: those a broadcast to every worker waits for."""
+        return self._known.alive(time.monotonic())
 
     def recently_seen(self) -> list[str]:
         """Every worker that answered within the last hour, alive or not."""
@@ -147,15 +154,30 @@ class Inspector:
             or (asked_at is not None and cached.started >= asked_at)
         ):
             return cached
+        return await asyncio.shield(self._start(kind))
+
+    def refresh(self, kind: InspectKind) -> None:
+        """Start a broadcast of `kind` in the background unless its cached reply is fresh or one is
+        in flight; never waits. Request paths that must answer at once (systemStatus) use this
+        and read `known_workers()`, so no request waits out a broadcast's timeout."""
+        cached = self._cache.get(kind)
+        if cached is not None and time.monotonic() - cached.at <= self.cache_ttl:
+            return
+        self.background_refreshes += 1
+        self._start(kind)
+
+    def _start(self, kind: InspectKind) -> asyncio.Future[InspectReply]:
         inflight = self._inflight.get(kind)
         if inflight is None:
             inflight = asyncio.ensure_future(self._broadcast(kind, limit=self.known_worker_count()))
             self._inflight[kind] = inflight
             inflight.add_done_callback(partial(self._finished, kind))
-        return await asyncio.shield(inflight)
+        return inflight
 
-    def _finished(self, kind: InspectKind, _future: asyncio.Future[InspectReply]) -> None:
+    def _finished(self, kind: InspectKind, future: asyncio.Future[InspectReply]) -> None:
         self._inflight.pop(kind, None)
+        if not future.cancelled():
+            future.exception()  # retrieved here: a refresh nobody awaits must not log "never retrieved"
 
     async def discover(self) -> InspectReply:
         """Ping without a limit, waiting the whole timeout: finds workers nobody knew of."""
@@ -165,6 +187,7 @@ class Inspector:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         self.broadcasts += 1
+        self.sent[kind] += 1
         try:
             replies = await loop.run_in_executor(self._executor, self._call, kind, limit or None)
         except BrokerUnavailable:

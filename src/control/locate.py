@@ -13,21 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from kombu.exceptions import ContentDisallowed, DecodeError
 
-from src.brokers import QueueBackend
-from src.brokers.redis_queues import PRIORITY_SEP, PRIORITY_STEPS
 from src.control.broadcast import Controller
 from src.control.inspector import InspectKind, Inspector
-from src.db.models import TaskRecord
 from src.errors import AppError, NotFound
-from src.queues import configured_queue_names
+from src.queues.catalog import QueueCatalog
+from src.task_store.query import TaskStore
+from src.workers.replies import task_requests
 
 log = logging.getLogger(__name__)
 
-MAX_SCAN_PER_LIST = 2000
-MAX_QUEUES_SCANNED = 200
+
+def opaque_note(exc: Exception) -> str:
+    """Why a stored call or result is shown as opaque (the refused content type, in words)."""
+    return (
+        "stored in a serialization celery-admin never decodes (only JSON is read from the "
+        f"broker and the result backend: {type(exc).__name__}); shown as opaque"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,10 @@ class TaskLocation:
     worker_pid: int | None = None
     args: list[Any] | None = None  # exact, when known
     kwargs: dict[str, Any] | None = None  # exact, when known
+    args_note: str | None = None  # why the stored call is not exact (redacted, too large, ...)
+    # Why the exact call cannot be known, when a source holds it in a form never decoded here
+    # (pickle, YAML: only JSON is read from the broker, see src/cluster.py).
+    opaque: str | None = None
 
     @property
     def call_known(self) -> bool:
@@ -64,14 +71,14 @@ class TaskLocator:
         app: Celery,
         inspector: Inspector,
         controller: Controller,
-        queues: QueueBackend,
-        sessions: async_sessionmaker[AsyncSession],
+        queues: QueueCatalog,
+        tasks: TaskStore,
     ) -> None:
         self.app = app
         self.inspector = inspector
         self.controller = controller
         self.queues = queues
-        self.sessions = sessions
+        self.tasks = tasks
 
     async def find(self, task_id: str) -> TaskLocation:
         """Where the task is known; NOT_FOUND when nowhere."""
@@ -103,31 +110,29 @@ class TaskLocator:
         replies = await asyncio.gather(*(self.controller.call(kind.value) for kind in kinds))
         for kind, reply in zip(kinds, replies, strict=True):
             for hostname, tasks in reply.items():
-                for item in tasks or ():
-                    request = item.get("request", item) if isinstance(item, dict) else {}
-                    if request.get("id") == task_id:
-                        args, kwargs = request.get("args"), request.get("kwargs")
+                for request in task_requests(tasks):
+                    if request.id == task_id:
+                        args, kwargs = request.args, request.kwargs
                         return TaskLocation(
                             task_id,
                             "worker",
-                            name=request.get("name") or request.get("type"),
+                            name=request.name,
                             state="STARTED" if kind is InspectKind.ACTIVE else "RECEIVED",
-                            queue=(request.get("delivery_info") or {}).get("routing_key"),
+                            queue=request.queue,
                             worker=hostname,
-                            worker_pid=request.get("worker_pid"),
+                            worker_pid=request.worker_pid,
                             args=list(args) if isinstance(args, list | tuple) else None,
                             kwargs=dict(kwargs) if isinstance(kwargs, dict) else None,
                         )
         return None
 
     async def _in_database(self, task_id: str) -> TaskLocation | None:
-        try:
-            async with self.sessions() as session:
-                row = await session.get(TaskRecord, task_id)
-        except (SQLAlchemyError, OSError):
-            return None
+        row = await self.tasks.get(task_id)  # the database away: an AppError, skipped by find()
         if row is None:
             return None
+        # Recorded by celery_admin_events: only an `exact` call is re-sent (a redacted one holds
+        # masks, not the values). Rows written before the status existed carry none.
+        exact = row.args_status in (None, "exact")
         return TaskLocation(
             task_id,
             "database",
@@ -135,17 +140,21 @@ class TaskLocator:
             state=row.state,
             queue=row.queue,
             worker=row.worker,
-            args=list(row.args_json) if isinstance(row.args_json, list) else None,
-            kwargs=dict(row.kwargs_json) if isinstance(row.kwargs_json, dict) else None,
+            args=list(row.args_json) if exact and isinstance(row.args_json, list) else None,
+            kwargs=dict(row.kwargs_json) if exact and isinstance(row.kwargs_json, dict) else None,
+            args_note=None if exact else f"{row.args_status}: {row.args_note or ''}".rstrip(": "),
         )
 
     async def _in_backend(self, task_id: str) -> TaskLocation | None:
         if not self.app.conf.result_backend:
             return None
         loop = asyncio.get_running_loop()
-        meta: dict[str, Any] = await loop.run_in_executor(
-            self.inspector.executor, self.app.backend.get_task_meta, task_id
-        )
+        try:
+            meta: dict[str, Any] = await loop.run_in_executor(
+                self.inspector.executor, self.app.backend.get_task_meta, task_id
+            )
+        except (ContentDisallowed, DecodeError) as exc:  # pickle, YAML, ...: never decoded
+            return TaskLocation(task_id, "result_backend", opaque=opaque_note(exc))
         if not meta or (meta.get("status") == "PENDING" and not meta.get("name")):
             return None  # Celery's answer for "never heard of it"
         args, kwargs = meta.get("args"), meta.get("kwargs")
@@ -161,25 +170,14 @@ class TaskLocator:
         )
 
     async def _in_queue(self, task_id: str) -> TaskLocation | None:
-        redis = getattr(self.queues, "redis", None)
-        if redis is None:
-            return None  # only Redis lets us read a queue without consuming it
-        names = sorted((await self.queues.discover()) | configured_queue_names(self.app))
-        for name in names[:MAX_QUEUES_SCANNED]:
-            keys = [name, *(f"{name}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS)]
-            async with redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.lrange(key, 0, MAX_SCAN_PER_LIST - 1)
-                lists = await pipe.execute()
-            for raw in (m for messages in lists for m in messages):
-                if task_id.encode() not in raw:
-                    continue
-                try:
-                    headers = json.loads(raw).get("headers") or {}
-                except (ValueError, AttributeError):
-                    continue
-                if headers.get("id") == task_id:
-                    return TaskLocation(task_id, "queue", name=headers.get("task"), queue=name)
+        names = sorted(await self.queues.names())
+        async for name, raw in self.queues.backend.scan(names, task_id.encode()):
+            try:
+                headers = json.loads(raw).get("headers") or {}
+            except (ValueError, AttributeError):
+                continue
+            if headers.get("id") == task_id:
+                return TaskLocation(task_id, "queue", name=headers.get("task"), queue=name)
         return None
 
 
@@ -194,13 +192,16 @@ def _merge(found: list[TaskLocation]) -> TaskLocation:
         worker_pid=first.worker_pid,
         args=first.args,
         kwargs=first.kwargs,
+        args_note=first.args_note,
     )
+    merged["opaque"] = next((f.opaque for f in found if f.opaque), None)
     for other in found[1:]:
         for key in ("name", "queue", "worker"):
             if merged[key] is None:
                 merged[key] = getattr(other, key)
         if (merged["args"] is None or merged["kwargs"] is None) and other.call_known:
             merged["args"], merged["kwargs"] = other.args, other.kwargs
+        merged["args_note"] = merged["args_note"] or other.args_note
     return TaskLocation(first.task_id, first.found_in, **merged)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from src.system_config import ConfigStore, declare
+from src.system.config import ConfigStore, declare
 from src.task_filter import TaskFilter
 
 DEFAULT_CLEAR_RATIO = 0.8
@@ -107,10 +107,53 @@ class TaskStuckRule(_Rule):
     scope: TaskScope = Field(default_factory=TaskScope)
 
 
-AlertRule = Annotated[
-    QueueBacklogRule | FailureRateRule | WorkerOfflineRule | TaskStuckRule,
-    Field(discriminator="kind"),
-]
+class PeriodicMissedRule(_Rule):
+    """A periodic entry's due run was not sent within the grace (one alert per entry; see
+    src/periodic/missed.py). The grace is per entry (`grace_by_entry`), else `grace_seconds`,
+    else the configured `periodic.entry_grace_seconds` / `periodic.grace_seconds`."""
+
+    kind: Literal["periodic_missed"] = "periodic_missed"
+    entries: list[str] = Field(default_factory=list, max_length=1000)  # empty: every entry
+    grace_seconds: float | None = Field(None, ge=0, le=7 * 86400)
+    grace_by_entry: dict[str, float] = Field(default_factory=dict, max_length=1000)
+
+
+class CollectorDroppingRule(_Rule):
+    """The collector is dropping events (its intake, merge buffer, parser or live bus): history
+    or live updates are incomplete while it lasts. One alert, with the counts by reason. Without
+    a configured rule of this kind, `DEFAULT_COLLECTOR_DROPPING` applies."""
+
+    kind: Literal["collector_dropping"] = "collector_dropping"
+    severity: Severity = Severity.CRITICAL
+    clear_for_seconds: float = Field(30.0, ge=0, le=86400)
+
+
+DEFAULT_COLLECTOR_DROPPING = CollectorDroppingRule(id="collector-dropping")
+
+
+class AuthFailuresRule(_Rule):
+    """At least `threshold` failed authentications from one source IP, or for one claimed
+    subject, within `window_seconds` (one alert per source; counted by src/auth/failures.py)."""
+
+    kind: Literal["auth_failures"] = "auth_failures"
+    threshold: int = Field(10, ge=1, le=1_000_000)
+    window_seconds: float = Field(300.0, ge=10, le=86400)
+    by: list[Literal["ip", "subject"]] = Field(
+        default_factory=lambda: ["ip", "subject"],  # type: ignore[arg-type]
+        min_length=1,
+    )
+
+
+AnyRule = (
+    QueueBacklogRule
+    | FailureRateRule
+    | WorkerOfflineRule
+    | TaskStuckRule
+    | PeriodicMissedRule
+    | CollectorDroppingRule
+    | AuthFailuresRule
+)
+AlertRule = Annotated[AnyRule, Field(discriminator="kind")]
 MAX_RULES = 200
 _RULES = TypeAdapter(list[AlertRule])
 
@@ -130,26 +173,32 @@ ALERT_RULES = declare(
     "alerts.rules",
     Annotated[list[dict[str, Any]], AfterValidator(_normalise)],
     [],
-    "Alert rules: a list of {kind: queue_backlog|failure_rate|worker_offline|task_stuck, id, ...}.",
+    "Alert rules: a list of {kind: queue_backlog|failure_rate|worker_offline|task_stuck|"
+    "periodic_missed|auth_failures|collector_dropping, id, ...}.",
 )
 
 
-def parse_rules(
-    value: Any,
-) -> list[QueueBacklogRule | FailureRateRule | WorkerOfflineRule | TaskStuckRule]:
+def parse_rules(value: Any) -> list[AnyRule]:
     return list(_RULES.validate_python(value or []))
 
 
-async def load_rules(
-    config: ConfigStore,
-) -> list[QueueBacklogRule | FailureRateRule | WorkerOfflineRule | TaskStuckRule]:
-    return [r for r in parse_rules(await config.get(ALERT_RULES.name)) if r.enabled]
+async def load_rules(config: ConfigStore) -> list[AnyRule]:
+    """The enabled rules, plus the default collector_dropping rule unless one is configured."""
+    rules = parse_rules(await config.get(ALERT_RULES.name))
+    if not any(isinstance(r, CollectorDroppingRule) for r in rules):
+        rules.append(DEFAULT_COLLECTOR_DROPPING)
+    return [r for r in rules if r.enabled]
 
 
 __all__ = [
     "ALERT_RULES",
+    "DEFAULT_COLLECTOR_DROPPING",
     "AlertRule",
+    "AnyRule",
+    "AuthFailuresRule",
+    "CollectorDroppingRule",
     "FailureRateRule",
+    "PeriodicMissedRule",
     "QueueBacklogRule",
     "Severity",
     "TaskScope",

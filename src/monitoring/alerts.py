@@ -1,6 +1,6 @@
 """Alert evaluation: the sampler calls `AlertEngine.evaluate(sample, rules)` after each sample.
 
-Each rule yields observations per subject (a queue, a worker, the rule itself): FIRING, CLEAR, or
+Each rule yields observations per subject (src/monitoring/observations.py): FIRING, CLEAR, or
 HOLD (inside the hysteresis band: keep the current state). A subject must be FIRING for the rule's
 `for_seconds` to be raised and CLEAR for `clear_for_seconds` to be resolved. The state (active,
 pending, clearing, workers seen) lives in the shared StateStore, so a new leader carries on where
@@ -13,27 +13,39 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import Enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, update
 
+from src.auth.failures import SignInActivity
 from src.bus import Channel, EventBus, envelope
-from src.db.models import AlertRecord, TaskRecord
+from src.db.models import AlertRecord
+from src.db.session import Database
 from src.monitoring.alert_rules import (
+    AnyRule,
+    AuthFailuresRule,
+    CollectorDroppingRule,
     FailureRateRule,
+    PeriodicMissedRule,
     QueueBacklogRule,
     Severity,
-    TaskStuckRule,
     WorkerOfflineRule,
+)
+from src.monitoring.observations import (
+    Observation,
+    Verdict,
+    backlog,
+    collector_dropping,
+    failure_rate,
+    offline,
+    stuck,
 )
 from src.monitoring.sample import MetricsSample
 from src.monitoring.state import StateStore
-from src.task_store.filters import filter_clauses
+from src.periodic.missed import missed
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +56,7 @@ WORKERS_SEEN_KEY = "workers:seen"
 MAX_STUCK_IDS = 20
 FORGET_WORKERS = 7 * 86400.0
 
-Rule = QueueBacklogRule | FailureRateRule | WorkerOfflineRule | TaskStuckRule
+Rule = AnyRule
 
 
 class Alert(BaseModel):
@@ -61,22 +73,6 @@ class Alert(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class Verdict(Enum):
-    FIRING = "firing"
-    CLEAR = "clear"
-    HOLD = "hold"
-
-
-@dataclass
-class Observation:
-    subject: str | None
-    verdict: Verdict
-    value: float | None
-    threshold: float | None
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class AlertChange:
     kind: str  # "raised" or "resolved"
@@ -88,13 +84,12 @@ def alert_key(rule_id: str, subject: str | None) -> str:
 
 
 class AlertEngine:
-    def __init__(
-        self, state: StateStore, sessions: async_sessionmaker[AsyncSession], bus: EventBus
-    ) -> None:
+    def __init__(self, state: StateStore, db: Database, bus: EventBus) -> None:
         self.state = state
-        self.sessions = sessions
+        self.db = db
         self.bus = bus
-        self._dialect = sessions.kw["bind"].dialect.name  # for the shared filter's SQL
+        self._dialect = db.dialect  # for the shared filter's SQL
+        self.sign_ins: SignInActivity | None = None  # auth_failures rules (src/runtime.py)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -104,7 +99,7 @@ class AlertEngine:
         return sorted(alerts, key=lambda a: (-a.severity.rank, a.raised_at), reverse=False)
 
     async def history(self, first: int) -> list[Alert]:
-        async with self.sessions() as session:
+        async with self.db.session("alert history") as session:
             rows = (
                 await session.scalars(
                     select(AlertRecord)
@@ -256,7 +251,7 @@ class AlertEngine:
 
     async def _record_raise(self, alert: Alert) -> None:
         try:
-            async with self.sessions() as session, session.begin():
+            async with self.db.session("alert record") as session:
                 session.add(
                     AlertRecord(
                         alert_key=alert.key,
@@ -276,7 +271,7 @@ class AlertEngine:
 
     async def _record_resolve(self, alert: Alert) -> None:
         try:
-            async with self.sessions() as session, session.begin():
+            async with self.db.session("alert record") as session:
                 await session.execute(
                     update(AlertRecord)
                     .where(AlertRecord.alert_key == alert.key, AlertRecord.resolved_at.is_(None))
@@ -301,124 +296,37 @@ class AlertEngine:
 
     async def _observe(self, rule: Rule, sample: MetricsSample, now: float) -> list[Observation]:
         if isinstance(rule, QueueBacklogRule):
-            return self._backlog(rule, sample)
+            return backlog(rule, sample)
         if isinstance(rule, WorkerOfflineRule):
-            return await self._offline(rule, sample, now)
+            return offline(rule, sample, now, await self.workers_seen())
         if isinstance(rule, FailureRateRule):
-            return await self._failure_rate(rule, now)
-        return await self._stuck(rule, now)
+            return await failure_rate(self.db, rule, now)
+        if isinstance(rule, PeriodicMissedRule):
+            return missed(rule, sample)
+        if isinstance(rule, CollectorDroppingRule):
+            return collector_dropping(rule, sample)
+        if isinstance(rule, AuthFailuresRule):
+            return await auth_bursts(rule, self.sign_ins)
+        return await stuck(self.db, rule, now)
 
-    def _backlog(self, rule: QueueBacklogRule, sample: MetricsSample) -> list[Observation]:
-        observations = []
-        for queue in sample.queues:
-            if rule.queues and queue.name not in rule.queues:
-                continue
-            if queue.length > rule.threshold:
-                verdict = Verdict.FIRING
-            elif queue.length <= rule.clear_level():
-                verdict = Verdict.CLEAR
-            else:
-                verdict = Verdict.HOLD
-            observations.append(
-                Observation(
-                    queue.name,
-                    verdict,
-                    float(queue.length),
-                    float(rule.threshold),
-                    f"queue {queue.name} holds {queue.length} messages (threshold {rule.threshold})",
-                    {"oldest_age_seconds": queue.oldest_age_seconds},
-                )
-            )
-        return observations
 
-    async def _offline(
-        self, rule: WorkerOfflineRule, sample: MetricsSample, now: float
-    ) -> list[Observation]:
-        online = {w.hostname for w in sample.workers}
-        seen = await self.workers_seen()
-        if rule.workers:
-            watched = set(rule.workers)
-        else:
-            watched = {h for h, at in seen.items() if now - at <= rule.forget_after_seconds}
-        observations = []
-        for hostname in sorted(watched):
-            up = hostname in online
-            last = seen.get(hostname)
-            observations.append(
-                Observation(
-                    hostname,
-                    Verdict.CLEAR if up else Verdict.FIRING,
-                    1.0 if up else 0.0,
-                    None,
-                    f"worker {hostname} is {'online' if up else 'offline'}",
-                    {"last_seen": datetime.fromtimestamp(last, UTC).isoformat() if last else None},
-                )
-            )
-        return observations
-
-    async def _failure_rate(self, rule: FailureRateRule, now: float) -> list[Observation]:
-        since = datetime.fromtimestamp(now, UTC) - timedelta(seconds=rule.window_seconds)
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(TaskRecord.state, func.count())
-                .where(
-                    TaskRecord.finished_at >= since,
-                    TaskRecord.state.in_(("SUCCESS", "FAILURE")),
-                    *filter_clauses(rule.scope.to_filter(), self._dialect),
-                )
-                .group_by(TaskRecord.state)
-            )
-            counts = {state: int(n) for state, n in rows}
-        failed, total = counts.get("FAILURE", 0), sum(counts.values())
-        rate = failed / total if total else 0.0
-        if total >= rule.min_tasks and rate > rule.threshold:
-            verdict = Verdict.FIRING
-        elif total < rule.min_tasks or rate <= rule.clear_level():
-            verdict = Verdict.CLEAR
-        else:
-            verdict = Verdict.HOLD
-        return [
-            Observation(
-                None,
-                verdict,
-                round(rate, 4),
-                rule.threshold,
-                f"{failed} of {total} tasks failed in the last {rule.window_seconds:g}s "
-                f"({rate:.0%}, threshold {rule.threshold:.0%})",
-                {"failed": failed, "finished": total},
-            )
-        ]
-
-    async def _stuck(self, rule: TaskStuckRule, now: float) -> list[Observation]:
-        before = datetime.fromtimestamp(now, UTC) - timedelta(seconds=rule.seconds)
-        where = [
-            TaskRecord.state == "STARTED",
-            TaskRecord.started_at < before,
-            *filter_clauses(rule.scope.to_filter(), self._dialect),
-        ]
-        async with self.sessions() as session:
-            count = int(
-                await session.scalar(select(func.count()).select_from(TaskRecord).where(*where))
-                or 0
-            )
-            ids = (
-                await session.scalars(
-                    select(TaskRecord.task_id)
-                    .where(*where)
-                    .order_by(TaskRecord.started_at)
-                    .limit(MAX_STUCK_IDS)
-                )
-            ).all()
-        return [
-            Observation(
-                None,
-                Verdict.FIRING if count else Verdict.CLEAR,
-                float(count),
-                rule.seconds,
-                f"{count} task(s) STARTED more than {rule.seconds:g}s ago",
-                {"task_ids": list(ids)},
-            )
-        ]
+async def auth_bursts(rule: AuthFailuresRule, sign_ins: SignInActivity | None) -> list[Observation]:
+    """One FIRING observation per source over the threshold; sources under it are not observed,
+    so their alerts clear as "gone"."""
+    if sign_ins is None:
+        return []
+    bursts = await sign_ins.store.bursts(rule.window_seconds, rule.threshold, tuple(rule.by))
+    return [
+        Observation(
+            f"{b.kind}:{b.value}",
+            Verdict.FIRING,
+            float(b.count),
+            float(rule.threshold),
+            f"{b.count} failed sign-ins for {b.kind} {b.value} in {rule.window_seconds:g} s",
+            {"source": b.kind, "value": b.value, "window_seconds": rule.window_seconds},
+        )
+        for b in bursts
+    ]
 
 
 def parse_alert(raw: str) -> Alert:

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from src.access_scope import AccessScope
 from src.bus.base import BusHealth
-from src.cluster_view import ClusterView
-from src.health import ComponentHealth, check_components
+from src.control.cluster_view import ClusterView
 from src.monitoring import settings as keys
 from src.monitoring.alerts import Alert
-from src.monitoring.runtime import Monitoring
 from src.monitoring.sample import MetricsSample, QueueSample, SamplerIdentity
+from src.monitoring.service import Monitoring
 from src.monitoring.switch import monitoring_enabled
 from src.monitoring.task_stats import recent_failures
+from src.system.health import ComponentHealth
 
 FAILURES_WINDOW = timedelta(hours=1)
 STALE_AFTER_INTERVALS = 3
@@ -65,10 +66,7 @@ def is_fresh(sample: MetricsSample | None, now: datetime | None = None) -> bool:
 
 async def _live_queues(monitoring: Monitoring, view: ClusterView) -> list[QueueSample]:
     """Queue lengths straight from the broker when no fresh sample exists (monitoring off)."""
-    from src.queues import list_queues
-
-    services = monitoring.services
-    found = await list_queues(services.app, services.queues, view)
+    found = await monitoring.queues.list(view)
     return [
         QueueSample(
             name=q.name,
@@ -80,14 +78,17 @@ async def _live_queues(monitoring: Monitoring, view: ClusterView) -> list[QueueS
     ]
 
 
-async def overview(monitoring: Monitoring, view: ClusterView) -> Overview:
-    services = monitoring.services
+async def overview(
+    monitoring: Monitoring, view: ClusterView, scope: AccessScope | None = None
+) -> Overview:
+    """Everything an overview shows; with a caller's `scope`, recent failures are counted in it
+    (the rest is limited by src/auth/scoped_views.py)."""
     since = datetime.now(UTC) - FAILURES_WINDOW
     components, latest, alerts, failures = await asyncio.gather(
-        check_components(services),
+        monitoring.health.check(),
         _bounded(monitoring.latest(), None),
         _bounded(monitoring.active_alerts(), []),
-        _bounded(recent_failures(services.sessions, since=since), None),
+        _bounded(recent_failures(monitoring.db, since=since, scope=scope), None),
     )
     fresh = is_fresh(latest)
     queues = (
@@ -105,7 +106,7 @@ async def overview(monitoring: Monitoring, view: ClusterView) -> Overview:
 
 
 async def status(monitoring: Monitoring) -> Status:
-    config = monitoring.services.config
+    config = monitoring.config
     latest = await _bounded(monitoring.latest(), None)
     leader = await _bounded(monitoring.leader(), None)
     now = datetime.now(UTC)
@@ -118,7 +119,7 @@ async def status(monitoring: Monitoring) -> Status:
         snapshot_interval_seconds=await keys.get_float(config, keys.SNAPSHOT_INTERVAL.name),
         retention_days=await keys.get_float(config, keys.SNAPSHOT_RETENTION_DAYS.name),
         sampling=is_fresh(latest, now),
-        bus=monitoring.services.bus.health(),
+        bus=monitoring.bus.health(),
     )
 
 

@@ -5,13 +5,19 @@ numbers and a scrape costs two Redis reads.
 Names: the seed's `celery_tasks_total{queue,status}`, `celery_task_duration_seconds{queue}`
 (histogram) and `celery_active_workers`, plus `celery_queue_length{queue}`,
 `celery_queue_wait_seconds{queue}` (age of the oldest waiting message), `celery_worker_up{worker}`,
-`celery_worker_active_tasks{worker}` and `celery_admin_sample_age_seconds`.
+`celery_worker_active_tasks{worker}` and `celery_admin_sample_age_seconds`, and the collector's
+`celery_admin_collector_dropped_events_total{reason}`, `celery_admin_collector_dropping`,
+`celery_admin_collector_degraded` and `celery_admin_collector_pending_tasks`.
 
 Label cardinality is bounded: at most `monitoring.prometheus_max_queue_labels` queue values (the
 busiest) and `monitoring.prometheus_max_worker_labels` worker values; the rest are folded into
 "other" (summed; for wait time, the maximum; for worker_up, how many folded workers are up).
-`celery_tasks_total` counts the rows of celery_task_results_ext, so it drops when that table is
-pruned; Prometheus's rate() treats such a drop as a counter reset.
+
+`celery_tasks_total{queue,status}` counts tasks that reached a final status (SUCCESS, FAILURE,
+REVOKED, REJECTED, LOST) and, as status RETRY, retries; it and the duration histogram come from
+all-time totals kept apart from the task rows (src/db/models/task_totals.py), so they never go
+down when retention prunes history. The per-task-name metrics (src/monitoring/prometheus_names.py)
+and alert delivery's backlog (src/monitoring/delivery/metrics.py) are served beside them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -29,10 +36,16 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 
+from src.collector.drops import DROP_REASONS
 from src.monitoring import settings as keys
-from src.monitoring.runtime import Monitoring
+from src.monitoring.auth_metrics import AuthFailureMetrics
+from src.monitoring.delivery.deliverer import read_backlog
+from src.monitoring.delivery.metrics import DeliveryMetrics
+from src.monitoring.prometheus_names import TaskNameMetrics
 from src.monitoring.sample import MetricsSample, TaskTotals
+from src.monitoring.service import Monitoring
 
 OTHER = "other"
 WORKER_MEMORY_SECONDS = 86400.0
@@ -75,11 +88,42 @@ class _Snapshot(Collector):
         yield from self._tasks(kept)
         yield from self._queues(kept)
         yield from self._workers()
+        yield from self._collector()
+
+    def _collector(self) -> Iterator[Metric]:
+        report = self.sample.collector if self.sample else None
+        if report is None:
+            return
+        dropped = CounterMetricFamily(
+            "celery_admin_collector_dropped_events",
+            "Events the collector lost since it started, by where: intake (its budget), frames "
+            "(cut or malformed), overflow (merge buffer full), bus (live updates not delivered), "
+            "stream_gap (durable mode: gaps in the producers' sequence numbers).",
+            labels=["reason"],
+        )
+        for reason in DROP_REASONS:
+            dropped.add_metric([reason], float(report.dropped.get(reason, 0)))
+        yield dropped
+        yield GaugeMetricFamily(
+            "celery_admin_collector_dropping",
+            "1 while the collector drops events (it is degraded then).",
+            value=1.0 if report.dropping else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "celery_admin_collector_degraded",
+            "1 while the collector is degraded (database writes failing, or dropping events).",
+            value=1.0 if report.degraded else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "celery_admin_collector_pending_tasks",
+            "Task updates the collector holds for its next database write.",
+            value=float(report.pending_tasks),
+        )
 
     def _tasks(self, kept: set[str]) -> Iterator[Metric]:
         counter = CounterMetricFamily(
             "celery_tasks",
-            "Tasks recorded, by queue and final or current state.",
+            "Tasks that reached a final state (and retries, as RETRY), by queue and state.",
             labels=["queue", "status"],
         )
         histogram = HistogramMetricFamily(
@@ -180,7 +224,7 @@ def _le(bound: float) -> str:
 
 async def exposition(monitoring: Monitoring) -> bytes:
     """The text exposition for one scrape."""
-    config = monitoring.services.config
+    config = monitoring.config
     sample = await monitoring.latest()
     totals = await monitoring.totals()
     seen = await monitoring.alerts.workers_seen()
@@ -194,6 +238,14 @@ async def exposition(monitoring: Monitoring) -> bytes:
             int(await config.get(keys.PROMETHEUS_MAX_WORKERS.name)),
         )
     )
+    registry.register(
+        TaskNameMetrics(totals, int(await config.get(keys.PROMETHEUS_MAX_TASK_NAMES.name)))
+    )
+    registry.register(DeliveryMetrics(await read_backlog(monitoring.state)))
+    sign_ins = monitoring.alerts.sign_ins
+    if sign_ins is not None:
+        with suppress(RedisError, OSError):  # Redis away: the rest of the scrape still answers
+            registry.register(AuthFailureMetrics(await sign_ins.store.totals()))
     return generate_latest(registry)
 
 

@@ -1,7 +1,7 @@
 """How long the oldest message of each queue has been waiting, read without consuming anything.
 
-On a Redis broker kombu pushes with LPUSH and consumes with (B)RPOP, so the oldest message of each
-priority sub-list is at index -1: `LINDEX key -1` peeks it. What a Celery message can tell:
+The broker backend peeks the oldest message of each priority list (on Redis without consuming
+anything, see src/brokers/redis_queues.py). What a Celery message can tell:
 - Celery (protocol 2) does not stamp the publish time into the message. If the publisher added one
   (a `timestamp` property or header, as AMQP publishers may), it is used: source "header".
 - Otherwise the task id (`headers.id`) finds the task-sent time the collector stored in
@@ -24,15 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from src.brokers.base import QueueDepth
-from src.brokers.redis_queues import PRIORITY_SEP, RedisQueueBackend
+from src.brokers.base import QueueBackend, QueueDepth
 from src.db.models import TaskRecord
+from src.db.session import Database
 from src.monitoring.state import StateStore
 
 OBSERVED_KEY = "queue_heads"  # hash: queue -> json {id, since}
-MAX_PEEKED_QUEUES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,37 +91,17 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
-async def _peek(backend: RedisQueueBackend, depths: Mapping[str, QueueDepth]) -> dict[str, _Head]:
-    """One pipeline: LINDEX -1 of every non-empty sub-list; the oldest known head per queue."""
-    keys: list[tuple[str, str]] = []
-    for name, depth in list(depths.items())[:MAX_PEEKED_QUEUES]:
-        for priority, count in sorted(depth.by_priority.items()):
-            if count:
-                keys.append((name, name if priority == 0 else f"{name}{PRIORITY_SEP}{priority}"))
-    if not keys:
-        return {}
-    async with backend.redis.pipeline(transaction=False) as pipe:
-        for _name, key in keys:
-            pipe.lindex(key, -1)
-        raws = await pipe.execute()
-    heads: dict[str, list[_Head]] = {}
-    for (name, _key), raw in zip(keys, raws, strict=True):
-        if raw is not None:
-            heads.setdefault(name, []).append(parse_head(raw))
-    # With several priority sub-lists, prefer a stamped head, else the first (highest priority).
-    chosen: dict[str, _Head] = {}
-    for name, candidates in heads.items():
-        stamped = [h for h in candidates if h.stamped_at is not None]
-        chosen[name] = min(stamped, key=lambda h: h.stamped_at or 0) if stamped else candidates[0]
-    return chosen
+def _oldest_head(raws: list[bytes]) -> _Head:
+    """With several priority lists, prefer a stamped head, else the first (highest priority)."""
+    heads = [parse_head(raw) for raw in raws]
+    stamped = [h for h in heads if h.stamped_at is not None]
+    return min(stamped, key=lambda h: h.stamped_at or 0) if stamped else heads[0]
 
 
-async def _sent_times(
-    sessions: async_sessionmaker[AsyncSession], task_ids: list[str]
-) -> dict[str, datetime]:
+async def _sent_times(db: Database, task_ids: list[str]) -> dict[str, datetime]:
     if not task_ids:
         return {}
-    async with sessions() as session:
+    async with db.session("task sent times") as session:
         rows = await session.execute(
             select(TaskRecord.task_id, TaskRecord.sent_at).where(TaskRecord.task_id.in_(task_ids))
         )
@@ -131,21 +109,22 @@ async def _sent_times(
 
 
 async def oldest_ages(
-    backend: Any,
+    backend: QueueBackend,
     depths: Mapping[str, QueueDepth],
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     state: StateStore,
     *,
     now: float | None = None,
 ) -> dict[str, QueueAge]:
     """Age of the oldest waiting message of each queue in `depths` (empty queues: None)."""
-    if not isinstance(backend, RedisQueueBackend):
+    peeked = await backend.peek_oldest(depths)
+    if peeked is None:  # a broker that cannot peek (AMQP): unknown
         return {}
     now = time.time() if now is None else now
-    heads = await _peek(backend, depths)
+    heads = {name: _oldest_head(raws) for name, raws in peeked.items() if raws}
     needs_db = [h.task_id for h in heads.values() if h.stamped_at is None and h.task_id]
     try:
-        sent = await _sent_times(sessions, needs_db)
+        sent = await _sent_times(db, needs_db)
     except Exception:  # the database being away must not stop sampling
         sent = {}
     observed = {q: json.loads(v) for q, v in (await state.hgetall(OBSERVED_KEY)).items()}

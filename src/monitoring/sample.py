@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from src.periodic.sample import BeatSample
+
 
 class QueueSample(BaseModel):
     name: str
@@ -57,6 +59,17 @@ class HostSample(BaseModel):
     load_1m: float | None = None
 
 
+class CollectorSample(BaseModel):
+    """What the leading collector reported (src/collector): events lost, by where, since it
+    started, and whether it is dropping now (issue 9: loss is never silent)."""
+
+    dropped: dict[str, int] = Field(default_factory=dict)  # intake, frames, overflow, bus
+    dropping: bool = False
+    degraded: bool = False
+    events: int = 0
+    pending_tasks: int = 0
+
+
 class SamplerIdentity(BaseModel):
     host: str
     pid: int
@@ -74,6 +87,8 @@ class MetricsSample(BaseModel):
     workers: list[WorkerSample] = Field(default_factory=list)
     throughput: Throughput
     host: HostSample = Field(default_factory=HostSample)
+    beat: BeatSample | None = None  # periodic entries and beat's liveness (src/periodic)
+    collector: CollectorSample | None = None  # None: no collector reported recently
     errors: list[str] = Field(default_factory=list)  # parts that could not be sampled this time
 
     def max_wait_seconds(self) -> float | None:
@@ -81,21 +96,37 @@ class MetricsSample(BaseModel):
         return max(ages) if ages else None
 
 
+class NameTotals(BaseModel):
+    """All-time counters of one task name on one queue (see src/db/models/task_totals.py)."""
+
+    queue: str
+    name: str
+    states: dict[str, int] = Field(default_factory=dict)  # SEEN, final states, RETRY
+    histogram: list[int] = Field(default_factory=list)  # cumulative, as TaskTotals.buckets
+    runtime_count: int = 0
+    runtime_sum: float = 0.0
+
+
 class TaskTotals(BaseModel):
-    """All-time aggregates of celery_task_results_ext, behind the Prometheus counters."""
+    """All-time task counters (never decreasing: kept apart from the pruned task rows), behind
+    the Prometheus counters."""
 
     computed_at: datetime
+    # queue -> final state (and RETRY: retries) -> count
     by_queue_state: dict[str, dict[str, int]] = Field(default_factory=dict)
     buckets: list[float] = Field(default_factory=list)
     # queue -> cumulative counts per bucket (same order as `buckets`), then count and sum
     histogram: dict[str, list[int]] = Field(default_factory=dict)
     runtime_count: dict[str, int] = Field(default_factory=dict)
     runtime_sum: dict[str, float] = Field(default_factory=dict)
+    by_name: list[NameTotals] = Field(default_factory=list)
 
 
 __all__ = [
+    "CollectorSample",
     "HostSample",
     "MetricsSample",
+    "NameTotals",
     "QueueSample",
     "RuntimeStats",
     "SamplerIdentity",

@@ -1,7 +1,8 @@
 """The sampler: a leader job that, while monitoring is enabled, takes a metrics sample every
 `monitoring.metrics_interval_seconds`, stores it as the latest sample (shared state), publishes it
-on Channel.METRICS, evaluates the alert rules, and every `monitoring.snapshot_interval_seconds`
-writes a snapshot row (and prunes old ones).
+on Channel.METRICS, evaluates the alert rules (leaving what changed in the delivery outbox, never
+waiting on a receiver), and every `monitoring.snapshot_interval_seconds` writes a snapshot row
+(and prunes old ones).
 
 Each part of a sample is independent: a broker, inspect or database failure leaves that part empty
 and is named in `sample.errors`; the loop itself never dies of one bad iteration.
@@ -19,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from src.brokers.base import QueueDepth
 from src.bus import Channel, envelope
-from src.cluster_view import ClusterView
+from src.collector.drops import DROP_REASONS
+from src.control.cluster_view import ClusterView
 from src.control.inspector import InspectKind
 from src.monitoring import settings as keys
 from src.monitoring.alert_rules import QueueBacklogRule, load_rules
 from src.monitoring.host import host_sample
 from src.monitoring.queue_age import oldest_ages
 from src.monitoring.sample import (
+    CollectorSample,
     MetricsSample,
     QueueSample,
     SamplerIdentity,
@@ -36,10 +39,12 @@ from src.monitoring.sample import (
 from src.monitoring.snapshots import prune, write_snapshot
 from src.monitoring.switch import monitoring_enabled
 from src.monitoring.task_stats import recent_throughput, task_totals
-from src.queues import configured_queue_names, consumers_by_queue
+from src.periodic.sample import BeatSample
+from src.queues.catalog import consumers_by_queue
+from src.workers.replies import parse_stats
 
 if TYPE_CHECKING:
-    from src.monitoring.runtime import Monitoring
+    from src.monitoring.service import Monitoring
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,6 @@ PART_TIMEOUT = 10.0
 class Sampler:
     def __init__(self, monitoring: Monitoring, *, interval: float | None = None) -> None:
         self.monitoring = monitoring
-        self.services = monitoring.services
         self.interval_override = interval
         self.identity = SamplerIdentity(host=socket.gethostname(), pid=os.getpid())
         self._queue_names: tuple[float, set[str]] | None = None
@@ -63,11 +67,12 @@ class Sampler:
         self._last_totals = 0.0
         self._last_prune = 0.0
         self.samples_taken = 0
+        self.rounds_off = 0  # loop rounds that found monitoring switched off (tests await them)
 
     async def interval(self) -> float:
         if self.interval_override is not None:
             return self.interval_override
-        return await keys.get_float(self.services.config, keys.METRICS_INTERVAL.name)
+        return await keys.get_float(self.monitoring.config, keys.METRICS_INTERVAL.name)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -77,8 +82,10 @@ class Sampler:
             interval = 5.0
             try:
                 interval = await self.interval()
-                if await monitoring_enabled(self.services.config):
+                if await monitoring_enabled(self.monitoring.config):
                     await self.tick(interval)
+                else:
+                    self.rounds_off += 1
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -88,7 +95,7 @@ class Sampler:
     async def tick(self, interval: float) -> MetricsSample:
         """One iteration: sample, store, publish, alerts, and snapshot/totals/prune when due."""
         try:
-            rules = await load_rules(self.services.config)
+            rules = await load_rules(self.monitoring.config)
         except Exception:
             log.exception("alert rules unreadable")
             rules = []
@@ -99,18 +106,21 @@ class Sampler:
         ttl = max(interval * 5, 30.0)
         await state.set(LATEST_KEY, sample.model_dump_json(), ttl=ttl)
         await state.set(HEARTBEAT_KEY, sample.sampler.model_dump_json(), ttl=ttl)
-        await self.services.bus.publish(
+        await self.monitoring.bus.publish(
             Channel.METRICS, envelope("metrics", sample.model_dump(mode="json"))
         )
         try:
-            await self.monitoring.alerts.evaluate(sample, rules)
+            changes = await self.monitoring.alerts.evaluate(sample, rules)
         except Exception:
             log.exception("alert evaluation failed")
+            changes = []
+        if changes:
+            await self._guard("alert outbox", self.monitoring.delivery.outbox.push(changes))
         now = time.monotonic()
-        config = self.services.config
+        config = self.monitoring.config
         if now - self._last_snapshot >= await keys.get_float(config, keys.SNAPSHOT_INTERVAL.name):
             self._last_snapshot = now
-            await self._guard("snapshot", write_snapshot(self.services.sessions, sample))
+            await self._guard("snapshot", write_snapshot(self.monitoring.db, sample))
         if now - self._last_totals >= await keys.get_float(config, keys.TOTALS_INTERVAL.name):
             self._last_totals = now
             await self._guard("totals", self.refresh_totals())
@@ -118,7 +128,7 @@ class Sampler:
             self._last_prune = now
             days = await keys.get_float(config, keys.SNAPSHOT_RETENTION_DAYS.name)
             await self._guard(
-                "prune", prune(self.services.sessions, now=sample.taken_at, retention_days=days)
+                "prune", prune(self.monitoring.db, now=sample.taken_at, retention_days=days)
             )
         self.samples_taken += 1
         return sample
@@ -130,7 +140,7 @@ class Sampler:
             log.warning("monitoring %s failed: %s", name, exc)
 
     async def refresh_totals(self) -> TaskTotals:
-        totals = await task_totals(self.services.sessions, now=datetime.now(UTC))
+        totals = await task_totals(self.monitoring.db, now=datetime.now(UTC))
         await self.monitoring.state.set(TOTALS_KEY, totals.model_dump_json())
         return totals
 
@@ -141,21 +151,24 @@ class Sampler:
     ) -> MetricsSample:
         started = time.perf_counter()
         taken_at = datetime.now(UTC)
-        window = await keys.get_float(self.services.config, keys.THROUGHPUT_WINDOW.name)
+        window = await keys.get_float(self.monitoring.config, keys.THROUGHPUT_WINDOW.name)
         view = ClusterView(self.monitoring.inspector)
         results = await asyncio.gather(
             asyncio.wait_for(self._queues(view, extra_queues), PART_TIMEOUT),
             asyncio.wait_for(self._workers(view), PART_TIMEOUT),
             asyncio.wait_for(
-                recent_throughput(self.services.sessions, now=taken_at, window_seconds=window),
+                recent_throughput(self.monitoring.db, now=taken_at, window_seconds=window),
                 PART_TIMEOUT,
             ),
             asyncio.wait_for(host_sample(), PART_TIMEOUT),
+            asyncio.wait_for(self._beat(), PART_TIMEOUT),
+            asyncio.wait_for(self._collector(), PART_TIMEOUT),
             return_exceptions=True,
         )
         errors: list[str] = []
-        queues, workers, throughput, host = results
-        for name, result in zip(("broker", "workers", "database", "host"), results, strict=True):
+        queues, workers, throughput, host, beat, collector = results
+        parts = ("broker", "workers", "database", "host", "beat", "collector")
+        for name, result in zip(parts, results, strict=True):
             if isinstance(result, BaseException):
                 errors.append(f"{name}: {type(result).__name__}: {result}"[:300])
         queue_list: list[QueueSample] = [] if isinstance(queues, BaseException) else queues
@@ -178,8 +191,12 @@ class Sampler:
         )
         if not isinstance(host, BaseException):
             sample.host = host
+        if not isinstance(beat, BaseException):
+            sample.beat = beat
+        if not isinstance(collector, BaseException):
+            sample.collector = collector
         # What the sampler learnt helps the API's own broadcasts stop early (limit=).
-        self.services.inspector.observe_workers(w.hostname for w in worker_list)
+        self.monitoring.api_inspector.observe_workers(w.hostname for w in worker_list)
         sample.duration_ms = round((time.perf_counter() - started) * 1000, 2)
         return sample
 
@@ -188,8 +205,7 @@ class Sampler:
     ) -> list[str]:
         now = time.monotonic()
         if self._queue_names is None or now - self._queue_names[0] > QUEUE_DISCOVERY_SECONDS:
-            found = await self.services.queues.discover()
-            self._queue_names = (now, found | configured_queue_names(self.services.app))
+            self._queue_names = (now, await self.monitoring.queues.names())
         return sorted(self._queue_names[1] | set(consumers) | extra)[:MAX_QUEUES]
 
     async def _queues(
@@ -200,9 +216,9 @@ class Sampler:
         except Exception:  # no workers answering still leaves the broker's view
             consumers = {}
         names = await self._names(consumers, extra)
-        depths: dict[str, QueueDepth] = await self.services.queues.depths(names)
+        depths: dict[str, QueueDepth] = await self.monitoring.queues.backend.depths(names)
         ages = await oldest_ages(
-            self.services.queues, depths, self.services.sessions, self.monitoring.state
+            self.monitoring.queues.backend, depths, self.monitoring.db, self.monitoring.state
         )
         samples = []
         for name in names:
@@ -230,6 +246,26 @@ class Sampler:
     async def _workers(self, view: ClusterView) -> list[WorkerSample]:
         return await workers_from_view(view)
 
+    async def _collector(self) -> CollectorSample | None:
+        probe = self.monitoring.collector_status
+        report = await probe() if probe is not None else None
+        return collector_sample(report) if report else None
+
+    async def _beat(self) -> BeatSample | None:
+        probe = self.monitoring.beat
+        return await probe.beat_sample() if probe is not None else None
+
+
+def collector_sample(report: dict[str, Any]) -> CollectorSample:
+    """The sample's collector part, from the leading collector's status key."""
+    return CollectorSample(
+        dropped={reason: int(report.get(f"dropped_{reason}") or 0) for reason in DROP_REASONS},
+        dropping=bool(report.get("dropping")),
+        degraded=bool(report.get("degraded")),
+        events=int(report.get("events") or 0),
+        pending_tasks=int(report.get("pending_tasks") or 0),
+    )
+
 
 async def workers_from_view(view: ClusterView) -> list[WorkerSample]:
     """Workers answering stats, with their active task counts (inspect replies, cached)."""
@@ -241,18 +277,24 @@ async def workers_from_view(view: ClusterView) -> list[WorkerSample]:
     active_by = {} if isinstance(active, BaseException) else active.replies
     workers = []
     for hostname, reply in sorted(stats.replies.items()):
-        reply = reply if isinstance(reply, dict) else {}
-        total = reply.get("total")
-        pool = reply.get("pool") if isinstance(reply.get("pool"), dict) else {}
+        parsed = parse_stats(reply)
         workers.append(
             WorkerSample(
                 hostname=hostname,
                 active=len(active_by.get(hostname) or []),
-                processed=sum(total.values()) if isinstance(total, dict) else None,
-                pool_size=pool.get("max-concurrency") if pool else None,
+                processed=parsed.processed_total if parsed else None,
+                # live pool processes: the size poolGrow/poolShrink changed, not the start size
+                pool_size=parsed.pool.processes if parsed else None,
             )
         )
     return workers
 
 
-__all__ = ["HEARTBEAT_KEY", "LATEST_KEY", "TOTALS_KEY", "Sampler", "workers_from_view"]
+__all__ = [
+    "HEARTBEAT_KEY",
+    "LATEST_KEY",
+    "TOTALS_KEY",
+    "Sampler",
+    "collector_sample",
+    "workers_from_view",
+]

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, cast, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.db.models import AlertRecord, MonitoringSnapshot
+from src.db.session import Database
 from src.errors import BadInput
 from src.monitoring.sample import MetricsSample
 
@@ -41,8 +41,8 @@ def compact(sample: MetricsSample) -> dict[str, Any]:
     }
 
 
-async def write_snapshot(sessions: async_sessionmaker[AsyncSession], sample: MetricsSample) -> None:
-    async with sessions() as session, session.begin():
+async def write_snapshot(db: Database, sample: MetricsSample) -> None:
+    async with db.session("snapshot") as session:
         session.add(
             MonitoringSnapshot(
                 taken_at=sample.taken_at,
@@ -62,12 +62,10 @@ async def write_snapshot(sessions: async_sessionmaker[AsyncSession], sample: Met
         )
 
 
-async def prune(
-    sessions: async_sessionmaker[AsyncSession], *, now: datetime, retention_days: float
-) -> int:
+async def prune(db: Database, *, now: datetime, retention_days: float) -> int:
     """Delete snapshots and resolved alerts older than the retention; returns snapshots deleted."""
     cutoff = now - timedelta(days=retention_days)
-    async with sessions() as session, session.begin():
+    async with db.session("snapshot retention", seconds=60.0) as session:
         result = await session.execute(
             delete(MonitoringSnapshot).where(MonitoringSnapshot.taken_at < cutoff)
         )
@@ -138,7 +136,7 @@ def _floor(value: Any, dialect: str) -> Any:
 
 
 async def metrics_history(
-    sessions: async_sessionmaker[AsyncSession], start: datetime, end: datetime, step_seconds: int
+    db: Database, start: datetime, end: datetime, step_seconds: int
 ) -> list[HistoryPoint]:
     """One point per `step` from `start` (inclusive) to `end` (exclusive); empty buckets have
     `samples == 0` and null values, so charts show the gap. Bucketed by the database (one row per
@@ -146,8 +144,8 @@ async def metrics_history(
     count = validate_range(start, end, step_seconds)
     points = [HistoryPoint(at=start + timedelta(seconds=i * step_seconds)) for i in range(count)]
     S = MonitoringSnapshot
-    async with sessions() as session:
-        dialect = session.get_bind().dialect.name
+    dialect = db.dialect
+    async with db.session("metrics history") as session:
         offset = _epoch(S.taken_at, dialect) - start.timestamp()
         bucket = _floor(offset / float(step_seconds), dialect).label("bucket")
         query = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from redis import asyncio as aioredis
+from src.security.pools import blocking_redis
 
 DEFAULT_NAMESPACE = "celery_admin:monitoring"
 
@@ -24,13 +24,14 @@ class StateStore(Protocol):
     async def hset(self, key: str, field: str, value: str) -> None: ...
     async def hset_many(self, key: str, mapping: dict[str, str]) -> None: ...
     async def hdel(self, key: str, *fields: str) -> None: ...
+    async def hlen(self, key: str) -> int: ...
     async def close(self) -> None: ...
 
 
 class RedisStateStore:
     def __init__(self, url: str, *, namespace: str = DEFAULT_NAMESPACE, timeout: float = 2.0):
         self.namespace = namespace
-        self._redis = aioredis.Redis.from_url(
+        self._redis = blocking_redis(  # waits for a connection: never "Too many connections"
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
@@ -62,6 +63,9 @@ class RedisStateStore:
     async def hdel(self, key: str, *fields: str) -> None:
         if fields:
             await self._redis.hdel(self._k(key), *fields)
+
+    async def hlen(self, key: str) -> int:
+        return int(await self._redis.hlen(self._k(key)))
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -99,6 +103,9 @@ class MemoryStateStore:
     async def hdel(self, key: str, *fields: str) -> None:
         for field in fields:
             self._hashes.get(key, {}).pop(field, None)
+
+    async def hlen(self, key: str) -> int:
+        return len(self._hashes.get(key, {}))
 
     async def close(self) -> None:
         return None

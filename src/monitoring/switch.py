@@ -3,7 +3,7 @@ replica and the leader agree, and it survives restarts."""
 
 from __future__ import annotations
 
-from src.system_config import ConfigStore, declare
+from src.system.config import ConfigStore, declare
 
 MONITORING_ENABLED = declare(
     "monitoring.enabled",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal_column, or_
+from sqlalchemy import ColumnElement, and_, false, literal_column, or_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
+from src.access_scope import AccessScope, like_of
 from src.db.models.tasks import SEARCH_SQL, TaskRecord
 from src.task_filter import TEXT_FIELDS, TaskFilter, TimeRange
 
@@ -76,7 +77,22 @@ def filter_clauses(f: TaskFilter, dialect: str) -> list[ColumnElement[bool]]:
         clauses.append(T.root_id == f.root_id)
     if f.text:
         clauses.append(text_clause(f.text, dialect))
+    if f.scope is not None:
+        clauses.append(scope_clause(f.scope))
     return clauses
+
+
+def scope_clause(scope: AccessScope) -> ColumnElement[bool]:
+    """The rows a scoped caller may see: any rule's queues and name patterns (none: nothing)."""
+    per_rule = []
+    for rule in scope.rules:
+        parts: list[ColumnElement[bool]] = []
+        if rule.queues:
+            parts.append(T.queue.in_(rule.queues))
+        if rule.task_names:
+            parts.append(or_(*(T.name.like(like_of(p), escape="\\") for p in rule.task_names)))
+        per_rule.append(and_(true(), *parts))
+    return or_(false(), *per_rule)
 
 
 __all__ = ["filter_clauses", "like_pattern", "text_clause"]

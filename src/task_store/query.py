@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from src.db.models.tasks import TaskRecord
+from src.db.session import Database
 from src.errors import BadInput
 from src.task_filter import TaskFilter
-from src.task_store.db import bounded_session
 from src.task_store.filters import filter_clauses, text_clause
 from src.task_store.ordering import Cursor, TaskOrder, decode_cursor, encode_cursor
 
@@ -36,6 +36,17 @@ TEXT_PROBE_ROWS = 5000  # see TaskStore._run
 class TaskEdge:
     cursor: str
     record: TaskRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TaskBrief:
+    """A task as a bulk-selection preview lists it."""
+
+    task_id: str
+    name: str | None
+    state: str | None
+    queue: str | None
+    worker: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +94,11 @@ def _ordering(entity: Any, keys: tuple[tuple[str, bool], ...]) -> list[Any]:
 
 
 class TaskStore:
-    """Reads `celery_task_results_ext`; built per use from the process's engine (cheap)."""
+    """Reads `celery_task_results_ext` (through the process's one `Database`)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.dialect = db.dialect
 
     def where(self, f: TaskFilter) -> list[ColumnElement[bool]]:
         return filter_clauses(f, self.dialect)
@@ -107,7 +117,7 @@ class TaskStore:
         cursor = decode_cursor(after, order) if after else None
         records: list[TaskRecord] = []
         if size > 0:
-            async with bounded_session(self.sessions, PAGE_SECONDS, "tasks") as session:
+            async with self.db.session("tasks", seconds=PAGE_SECONDS) as session:
                 records = await self._fetch(session, f, order, cursor, size + 1)
         has_next = len(records) > size
         records = records[:size]
@@ -205,17 +215,28 @@ class TaskStore:
     async def count(self, f: TaskFilter, *, seconds: float = COUNT_SECONDS) -> int:
         """How many tasks match `f`; TIMEOUT when counting takes longer than `seconds`."""
         stmt: Select[Any] = select(func.count()).select_from(T).where(*self.where(f))
-        async with bounded_session(self.sessions, seconds, "totalCount") as session:
+        async with self.db.session("totalCount", seconds=seconds) as session:
             return int((await session.execute(stmt)).scalar_one())
 
+    async def briefs(self, f: TaskFilter, *, limit: int) -> list[TaskBrief]:
+        """Up to `limit` tasks matching `f`, newest first, as short summaries."""
+        stmt = (
+            select(T.task_id, T.name, T.state, T.queue, T.worker)
+            .where(*self.where(f))
+            .order_by(T.seen_at.desc(), T.task_id)
+            .limit(limit)
+        )
+        async with self.db.session("task selection", seconds=PAGE_SECONDS) as session:
+            return [TaskBrief(*row) for row in (await session.execute(stmt)).all()]
+
     async def get(self, task_id: str) -> TaskRecord | None:
-        async with bounded_session(self.sessions, PAGE_SECONDS, "task") as session:
+        async with self.db.session("task", seconds=PAGE_SECONDS) as session:
             return await session.get(T, task_id)
 
     async def get_many(self, task_ids: list[str]) -> dict[str, TaskRecord]:
         if not task_ids:
             return {}
-        async with bounded_session(self.sessions, PAGE_SECONDS, "tasks") as session:
+        async with self.db.session("tasks", seconds=PAGE_SECONDS) as session:
             rows = await session.scalars(select(T).where(T.task_id.in_(task_ids)))
             return {r.task_id: r for r in rows}
 
@@ -244,7 +265,7 @@ class TaskStore:
             .order_by(ranked.c.parent_id, ranked.c.seen_at, ranked.c.task_id)
         )
         found: dict[str, list[TaskRecord]] = {}
-        async with bounded_session(self.sessions, PAGE_SECONDS, "children") as session:
+        async with self.db.session("children", seconds=PAGE_SECONDS) as session:
             for record in (await session.scalars(stmt)).all():
                 found.setdefault(record.parent_id or "", []).append(record)
         return found
@@ -255,6 +276,7 @@ __all__ = [
     "MAX_CHILDREN",
     "MAX_PAGE_SIZE",
     "Scan",
+    "TaskBrief",
     "TaskEdge",
     "TaskPage",
     "TaskStore",

@@ -3,7 +3,7 @@
 
 Deletes go in small batches, each its own short transaction keyed by the `(seen_at, task_id)`
 index, with a pause between batches, so the collector's upserts and the queries never wait long on
-a lock. One process of the deployment prunes (`Services.run_as_leader("task-retention", ...)`).
+a lock. One process of the deployment prunes (a leader job, see src/runtime.py).
 """
 
 from __future__ import annotations
@@ -11,31 +11,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
 from sqlalchemy import delete, literal, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from src.db.models.base import utcnow
 from src.db.models.tasks import TaskRecord
-from src.system_config import ConfigStore, declare
-from src.task_store.db import database_errors
+from src.db.session import Database
+from src.system.config import ConfigStore, declare_number
 
 T = TaskRecord
 log = logging.getLogger(__name__)
 
-RETENTION_DAYS = declare(
+RETENTION_DAYS = declare_number(
     "tasks.retention_days",
-    Annotated[int, Field(ge=0, le=3650)],
     30,
     "Days task history is kept (by when the task was first seen); 0 keeps it forever.",
+    ge=0,
+    le=3650,
 )
-RETENTION_MAX_ROWS = declare(
+RETENTION_MAX_ROWS = declare_number(
     "tasks.retention_max_rows",
-    Annotated[int, Field(ge=0)],
     5_000_000,
     "Most task rows kept; the oldest beyond it are pruned. 0: no cap.",
+    ge=0,
 )
 
 PRUNE_INTERVAL = 300.0  # seconds between pruning rounds
@@ -43,12 +42,13 @@ FIRST_DELAY = 30.0  # let start-up (reconciliation, first queries) settle first
 BATCH_SIZE = 1000
 BATCH_PAUSE = 0.05  # seconds between batches, so other writers get the table
 MAX_BATCHES_PER_ROUND = 2000
+CAP_SECONDS = 60.0  # finding the row-cap boundary walks up to max_rows index entries
 
 
 class TaskRetention:
     def __init__(
         self,
-        engine: AsyncEngine,
+        db: Database,
         config: ConfigStore,
         *,
         batch_size: int = BATCH_SIZE,
@@ -56,7 +56,7 @@ class TaskRetention:
         interval: float = PRUNE_INTERVAL,
         first_delay: float = FIRST_DELAY,
     ) -> None:
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.db = db
         self.config = config
         self.batch_size = batch_size
         self.batch_pause = batch_pause
@@ -89,20 +89,19 @@ class TaskRetention:
             .offset(max_rows)
             .limit(1)
         )
-        with database_errors("retention"):
-            async with self.sessions() as session:
-                if (await session.connection()).dialect.name == "postgresql":
-                    # Skip the walk over max_rows index entries while the planner's estimate
-                    # says the table is clearly under the cap (-1: never analysed; walk then).
-                    estimate = (
-                        await session.execute(
-                            text("SELECT reltuples FROM pg_class WHERE relname = :t"),
-                            {"t": T.__tablename__},
-                        )
-                    ).scalar()
-                    if estimate is not None and 0 <= estimate < max_rows * 0.9:
-                        return None
-                row = (await session.execute(stmt)).first()
+        async with self.db.session("retention", seconds=CAP_SECONDS) as session:
+            if self.db.dialect == "postgresql":
+                # Skip the walk over max_rows index entries while the planner's estimate
+                # says the table is clearly under the cap (-1: never analysed; walk then).
+                estimate = (
+                    await session.execute(
+                        text("SELECT reltuples FROM pg_class WHERE relname = :t"),
+                        {"t": T.__tablename__},
+                    )
+                ).scalar()
+                if estimate is not None and 0 <= estimate < max_rows * 0.9:
+                    return None
+            row = (await session.execute(stmt)).first()
         return (row[0], row[1]) if row is not None else None
 
     async def _delete_through(self, condition: Any) -> int:
@@ -114,13 +113,12 @@ class TaskRetention:
                 .order_by(T.seen_at.asc(), T.task_id.asc())
                 .limit(self.batch_size)
             )
-            with database_errors("retention"):
-                async with self.sessions() as session, session.begin():
-                    result: Any = await session.execute(
-                        delete(T)
-                        .where(T.task_id.in_(victims.scalar_subquery()))
-                        .execution_options(synchronize_session=False)
-                    )
+            async with self.db.session("retention") as session:
+                result: Any = await session.execute(
+                    delete(T)
+                    .where(T.task_id.in_(victims.scalar_subquery()))
+                    .execution_options(synchronize_session=False)
+                )
             count = int(result.rowcount or 0)
             total += count
             if count < self.batch_size:

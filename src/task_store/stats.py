@@ -21,7 +21,6 @@ from src.db.models.base import utcnow
 from src.db.models.tasks import TaskRecord
 from src.errors import BadInput
 from src.task_filter import TaskFilter
-from src.task_store.db import bounded_session
 from src.task_store.query import TaskStore
 
 T = TaskRecord
@@ -65,7 +64,9 @@ class TaskStats:
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
+    """The `q` quantile (0..1) of already sorted values: linear interpolation between closest
+    ranks, as PostgreSQL's percentile_cont. The one percentile of the project (task stats, and
+    the sampler's runtime figures)."""
     if not sorted_values:
         return None
     position = q * (len(sorted_values) - 1)
@@ -115,7 +116,7 @@ async def task_stats(
         )
         return [Count(k, int(c)) for k, c in (await session.execute(stmt)).all()]
 
-    async with bounded_session(store.sessions, STATS_SECONDS, "taskStats") as session:
+    async with store.db.session("taskStats", seconds=STATS_SECONDS) as session:
         by_state = await grouped(session, T.state)
         by_name = await grouped(session, T.name)
         by_exception = await grouped(session, _exception_type(dialect), T.exception.is_not(None))

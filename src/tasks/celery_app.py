@@ -1,18 +1,36 @@
 """The demo Celery app, configured as the seed describes.
 
 Workers started from it send task events, sent events and extended results, which is what
-celery-admin's collector and retry need. celery-admin itself never requires this module: it manages
-any cluster given its broker URL.
+celery-admin's collector and retry need. Its `beat_schedule` holds two periodic entries (one every
+10 s, one crontab) that `celery-admin demo` runs a real `celery beat` for. celery-admin itself never
+requires this module: it manages any cluster given its broker URL.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from src.config import get_settings
 
 DEMO_QUEUES = ("ai_analysis", "maintenance", "health")
+DEMO_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "add-every-10s": {
+        "task": "src.tasks.demo.add",
+        "schedule": 10.0,
+        "args": (2, 3),
+        "options": {"queue": "health"},
+    },
+    "cleanup-storage-every-minute": {
+        "task": "src.tasks.demo.cleanup_storage",
+        "schedule": crontab(minute="*"),
+        "kwargs": {"days": 30},
+        "options": {"queue": "maintenance"},
+    },
+}
 
 
 def create_demo_app() -> Celery:
@@ -49,10 +67,11 @@ def create_demo_app() -> Celery:
         result_serializer="json",
         accept_content=["json"],
         enable_utc=True,
+        beat_schedule=DEMO_BEAT_SCHEDULE,
     )
     return celery
 
 
 app = create_demo_app()
 
-__all__ = ["DEMO_QUEUES", "app", "create_demo_app"]
+__all__ = ["DEMO_BEAT_SCHEDULE", "DEMO_QUEUES", "app", "create_demo_app"]

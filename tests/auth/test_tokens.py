@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import jwt
@@ -25,7 +26,8 @@ def _settings(tmp_path: Path, **values: object) -> Settings:
 
 def test_rotation_accepts_every_listed_key_and_signs_with_the_first(tmp_path: Path) -> None:
     service = TokenService(_settings(tmp_path, jwt_secret=SecretStr(f"{NEW},{OLD}")))
-    old_token = jwt.encode({"sub": "ops", "role": "admin", "exp": 9999999999}, OLD)
+    now = int(time.time())
+    old_token = jwt.encode({"sub": "ops", "role": "admin", "iat": now, "exp": now + 600}, OLD)
     assert service.verify(old_token).subject == "ops"
     new_token = service.mint("ops", Role.ADMIN)
     assert jwt.decode(new_token, NEW, algorithms=["HS256"])["role"] == "admin"
@@ -73,12 +75,28 @@ def test_issuer_and_audience_are_checked_when_configured(tmp_path: Path) -> None
     service = TokenService(strict)
     assert service.verify(service.mint("a", Role.ADMIN)).subject == "a"
     wrong_aud = jwt.encode(
-        {"sub": "a", "role": "admin", "exp": 9999999999, "iss": "ops-sso", "aud": "other"}, NEW
+        {
+            "sub": "a",
+            "role": "admin",
+            "iat": 1,
+            "exp": 9999999999,
+            "iss": "ops-sso",
+            "aud": "other",
+        },
+        NEW,
     )
     with pytest.raises(Unauthenticated, match="audience"):
         service.verify(wrong_aud)
     wrong_iss = jwt.encode(
-        {"sub": "a", "role": "admin", "exp": 9999999999, "iss": "evil", "aud": "celery-admin"}, NEW
+        {
+            "sub": "a",
+            "role": "admin",
+            "iat": 1,
+            "exp": 9999999999,
+            "iss": "evil",
+            "aud": "celery-admin",
+        },
+        NEW,
     )
     with pytest.raises(Unauthenticated, match="issuer"):
         service.verify(wrong_iss)
@@ -86,7 +104,9 @@ def test_issuer_and_audience_are_checked_when_configured(tmp_path: Path) -> None
 
 def test_not_yet_valid_and_unsigned_tokens_are_refused(tmp_path: Path) -> None:
     service = TokenService(_settings(tmp_path, jwt_secret=SecretStr(NEW)))
-    future = jwt.encode({"sub": "a", "role": "admin", "exp": 9999999999, "nbf": 9999999000}, NEW)
+    future = jwt.encode(
+        {"sub": "a", "role": "admin", "iat": 9999990000, "exp": 9999999999, "nbf": 9999999000}, NEW
+    )
     with pytest.raises(Unauthenticated, match="not yet valid"):
         service.verify(future)
     unsigned = jwt.encode({"sub": "a", "role": "admin", "exp": 9999999999}, None, algorithm="none")

@@ -23,7 +23,7 @@ async def wait_rows(
     engine: AsyncEngine,
     ids: list[str],
     done: Callable[[dict[str, Any]], bool],
-    within: float = 30.0,
+    within: float = 90.0,
 ) -> dict[str, Any]:
     """Poll until `done(rows)`; the last rows either way (the caller asserts on them)."""
     deadline = time.monotonic() + within
@@ -34,7 +34,7 @@ async def wait_rows(
         await asyncio.sleep(0.1)
 
 
-async def wait_for(condition: Callable[[], bool], within: float = 30.0) -> bool:
+async def wait_for(condition: Callable[[], bool], within: float = 90.0) -> bool:
     deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:

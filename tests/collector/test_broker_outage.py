@@ -53,7 +53,7 @@ async def test_collection_resumes_after_redis_restarts(outage_db: str, engine: A
     try:
         await asyncio.to_thread(worker.wait_ready, client)
         with running_api(settings) as api:
-            collector = api.services.collector
+            collector = api.runtime.collector
             assert await wait_for(lambda: collector.status()["connected"], 15)
             first = [
                 client.send_task("src.tasks.demo.add", args=[i, 0], queue="health").id

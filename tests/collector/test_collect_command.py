@@ -52,7 +52,7 @@ async def test_collect_runs_the_collector_alone(database_url: str, engine: Async
     lease = aioredis.Redis.from_url(f"{redis.url}/0")
     try:
         holder = None
-        for _ in range(200):
+        for _ in range(1200):  # 60 s: start-up checks and imports are slow on a loaded machine
             holder = await lease.get(LEASE_KEY)
             if holder:
                 break

@@ -31,9 +31,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def registry_until(api: ApiServer, predicate, within: float = 30.0):  # type: ignore[no-untyped-def]
+async def registry_until(api: ApiServer, predicate, within: float = 90.0):  # type: ignore[no-untyped-def]
     """Poll the registry with our own client (the app's belongs to the app's event loop)."""
-    client = aioredis.Redis.from_url(api.settings.broker_url)
+    client = aioredis.Redis.from_url(str(api.settings.pubsub_redis_url))
     deadline = time.monotonic() + within
     try:
         while True:
@@ -78,10 +78,10 @@ async def test_killed_worker_goes_offline_and_its_task_is_lost(
         worker.process.send_signal(signal.SIGKILL)  # no worker-offline event: heartbeats stop
         worker.process.wait(10)
 
-        records = await registry_until(api, lambda r: not r[hostname].online, within=20)
+        records = await registry_until(api, lambda r: not r[hostname].online, within=60)
         assert records[hostname].online is False
         rows = await wait_rows(
-            engine, [task.id], lambda r: states(r).get(task.id) == "LOST", within=10
+            engine, [task.id], lambda r: states(r).get(task.id) == "LOST", within=60
         )
         assert states(rows) == {task.id: "LOST"} and rows[task.id].worker == hostname
 

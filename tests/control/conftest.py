@@ -33,10 +33,10 @@ def stop_worker(api: ApiServer, worker: WorkerProcess) -> None:
     """Stop our own worker and tell the session API at once (so its broadcasts stop waiting for
     it), rather than leaving that to the next discovery round."""
     worker.stop()
-    api.services.inspector.mark_offline(worker.hostname)
+    api.runtime.inspector.mark_offline(worker.hostname)
 
 
-def wait_for(probe: Any, timeout: float = 15.0, interval: float = 0.1) -> Any:
+def wait_for(probe: Any, timeout: float = 60.0, interval: float = 0.1) -> Any:
     """Poll probe() until it returns something truthy; fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:

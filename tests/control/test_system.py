@@ -7,6 +7,7 @@ session workers.
 from __future__ import annotations
 
 import asyncio
+from contextlib import ExitStack
 
 import httpx
 from celery import Celery
@@ -15,6 +16,7 @@ from src.config import Settings
 from src.embedded_redis import EmbeddedRedis
 from tests.control.conftest import wait_for
 from tests.support.audit import audit_row
+from tests.support.brokers import session_broker
 from tests.support.graphql import gql
 from tests.support.servers import (
     ApiServer,
@@ -64,7 +66,7 @@ async def test_shutdown_worker_stops_its_process(
             )
         ).ok()["shutdownWorker"]
         assert payload["ok"] is True, payload
-        assert await asyncio.to_thread(worker.process.wait, 20) == 0
+        assert await asyncio.to_thread(worker.process.wait, 60) == 0
         assert payload["stateBefore"]["pid"] == worker.process.pid
         assert payload["observed"] == {"stopped": True}
         again = (
@@ -87,7 +89,9 @@ async def test_shutdown_system_drains_then_stops_every_worker(
     redis = EmbeddedRedis(binary=redis_binary())
     redis.start()
     worker: WorkerProcess | None = None
+    cluster = ExitStack()
     try:
+        cluster.enter_context(session_broker(redis))  # amqp run: a vhost of its own as broker
         app = client_app(redis)
         settings: Settings = make_settings(redis, database_url)
         worker = WorkerProcess(redis, "drained@tests", queues="ai_analysis")
@@ -108,11 +112,12 @@ async def test_shutdown_system_drains_then_stops_every_worker(
         assert list(steps) == ["stop consuming", "wait for running tasks", "shutdown"]
         assert steps["stop consuming"]["detail"] == {"ai_analysis": ["drained@tests"]}
         assert all(s["ok"] for s in payload["steps"])
-        assert running.get(timeout=5) == "done"  # it was allowed to finish
-        assert await asyncio.to_thread(worker.process.wait, 20) == 0
+        assert running.get(timeout=30) == "done"  # it was allowed to finish
+        assert await asyncio.to_thread(worker.process.wait, 60) == 0
     finally:
         if worker is not None:
             worker.stop()
+        cluster.close()
         redis.stop()
 
 
@@ -142,7 +147,7 @@ async def test_monitoring_switch_is_cluster_state(
             )
         ).ok()["stopMonitoring"]
         assert stopped == {"ok": True, "enabled": False}
-        api.services.config._cache = None
+        api.runtime.config._cache = None
         listed = (await gql(http, api.graphql_url, entry, token=admin_token)).ok()
         values = {e["key"]: e["value"] for e in listed["systemConfiguration"]["entries"]}
         assert values["monitoring.enabled"] is False
@@ -195,7 +200,7 @@ async def test_update_system_config_is_validated_and_versioned(
 
 
 async def api_config_version(http: httpx.AsyncClient, api: ApiServer, token: str) -> int:
-    api.services.config._cache = None
+    api.runtime.config._cache = None
     data = (
         await gql(
             http,
@@ -212,9 +217,13 @@ async def api_config_version(http: httpx.AsyncClient, api: ApiServer, token: str
 
 
 async def test_system_configuration_masks_secrets(
-    api: ApiServer, http: httpx.AsyncClient, admin_token: str, viewer_token: str
+    api: ApiServer,
+    http: httpx.AsyncClient,
+    admin_token: str,
+    viewer_token: str,
+    broker_kind: str,
 ) -> None:
-    conf = api.services.app.conf
+    conf = api.runtime.app.conf
     original = conf.broker_transport_options
     conf.broker_transport_options = {**(original or {}), "sentinel_kwargs": {"password": "hunter2"}}
     try:
@@ -224,7 +233,10 @@ async def test_system_configuration_masks_secrets(
         ]
     finally:
         conf.broker_transport_options = original
-    assert data["celery"]["broker_url"].startswith("redis://")
+    broker_url = data["celery"]["broker_url"]
+    assert broker_url.startswith("amqp://" if broker_kind == "amqp" else "redis://")
+    if broker_kind == "amqp":
+        assert "guest:********@" in broker_url and ":guest@" not in broker_url
     assert "hunter2" not in str(data["celery"])
     assert data["celery"]["broker_transport_options"]["sentinel_kwargs"]["password"] == "********"
     assert any(e["key"] == "monitoring.enabled" for e in data["entries"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -13,10 +14,11 @@ from celery import Celery
 
 from src.auth.roles import Role
 from src.config import Settings
-from src.db.engine import create_engine, session_factory
+from src.db.engine import create_engine
 from src.db.models import TaskRecord
+from src.db.session import Database
 from src.embedded_redis import EmbeddedRedis
-from tests.control.conftest import CTL_QUEUE, stop_worker, wait_for
+from tests.control.conftest import CTL_QUEUE, wait_for
 from tests.support.audit import audit_row
 from tests.support.graphql import gql, mint
 from tests.support.servers import ApiServer, WorkerProcess
@@ -56,7 +58,7 @@ def _active_on(app: Celery, hostname: str, task_id: str) -> dict | None:  # type
 async def _insert_tasks(settings: Settings, *rows: TaskRecord) -> None:
     engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session, session.begin():
+        async with Database(engine).session("test") as session:
             session.add_all(rows)
     finally:
         await engine.dispose()
@@ -121,42 +123,6 @@ async def test_revoke_bad_input_changes_nothing(
     assert row["outcome"] == "FAILURE" and row["errorCode"] == code
 
 
-async def test_revoke_survives_a_worker_that_was_down(
-    api: ApiServer,
-    redis_server: EmbeddedRedis,
-    celery_client: Celery,
-    http: httpx.AsyncClient,
-    admin_token: str,
-) -> None:
-    """Revoke while the only consumer is down; when it comes online the revoke is re-sent, and
-    the task never runs."""
-    queue = f"survive_{uuid.uuid4().hex[:6]}"
-    hostname = f"late-{uuid.uuid4().hex[:6]}@tests"
-    # An ETA keeps the task waiting on the worker after it is received: the worker-online hook
-    # (called by the discovery loop and the collector) must reach it before then.
-    result = celery_client.send_task("src.tasks.demo.add", args=[1, 1], queue=queue, countdown=12)
-    variables = {"id": result.id, "terminate": False, "signal": "SIGTERM"}
-    payload = (await gql(http, api.graphql_url, REVOKE, variables, token=admin_token)).ok()[
-        "revokeTask"
-    ]
-    assert payload["ok"] is True, payload
-    assert payload["stateBefore"]["found_in"] in {"queue", "database"}  # the collector saw it sent
-    assert hostname not in {r["hostname"] for r in payload["replies"]}
-    worker = WorkerProcess(redis_server, hostname, queues=queue)
-    try:
-        worker.wait_ready(celery_client)
-        api_loop = api.services._tasks[0].get_loop()
-        await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(api.services.worker_online(hostname), api_loop)
-        )
-        revoked = celery_client.control.inspect(destination=[hostname], timeout=1).revoked()
-        assert result.id in revoked[hostname]
-        await asyncio.to_thread(wait_for, lambda: result.state == "REVOKED", 25)
-        assert "succeeded" not in worker.log.read_text()
-    finally:
-        stop_worker(api, worker)
-
-
 async def test_revoke_tasks_runs_exactly_the_previewed_selection(
     api: ApiServer,
     settings: Settings,
@@ -213,6 +179,9 @@ async def test_revoke_tasks_runs_exactly_the_previewed_selection(
     assert empty["revokeTasks"]["errors"][0]["field"] == "filter"
 
 
+STATE = "query($id: String!) { task(id: $id) { state } }"
+
+
 async def test_retry_resends_the_exact_original_call(
     api: ApiServer,
     workers: list[WorkerProcess],
@@ -221,7 +190,18 @@ async def test_retry_resends_the_exact_original_call(
     admin_token: str,
 ) -> None:
     original = celery_client.send_task("src.tasks.demo.add", args=[20, 22], queue="ai_analysis")
-    assert await asyncio.to_thread(original.get, timeout=20) == 42
+    assert await asyncio.to_thread(original.get, timeout=60) == 42
+    # The result is in the backend before the collector has stored the task's end: retry reads
+    # the stored history, so wait for it there.
+    deadline = time.monotonic() + 30
+    while True:
+        found = (
+            await gql(http, api.graphql_url, STATE, {"id": original.id}, token=admin_token)
+        ).ok()["task"]
+        if found and found["state"] == "SUCCESS":
+            break
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.1)
     payload = (
         await gql(http, api.graphql_url, RETRY, {"id": original.id}, token=admin_token)
     ).ok()["retryTask"]
@@ -229,7 +209,7 @@ async def test_retry_resends_the_exact_original_call(
     (new_id,) = payload["taskIds"]
     assert new_id != original.id
     again = celery_client.AsyncResult(new_id)
-    assert await asyncio.to_thread(again.get, timeout=20) == 42
+    assert await asyncio.to_thread(again.get, timeout=60) == 42
     assert again.args == [20, 22] and again.name == "src.tasks.demo.add"
 
 
@@ -288,7 +268,7 @@ async def test_retry_tasks_by_selection_uses_stored_args(
     ]
     assert done["ok"] is True, done
     (new_id,) = done["taskIds"]
-    assert await asyncio.to_thread(celery_client.AsyncResult(new_id).get, timeout=20) == 7
+    assert await asyncio.to_thread(celery_client.AsyncResult(new_id).get, timeout=60) == 7
     wrong = (await gql(http, api.graphql_url, REVOKE_TASKS, {"t": token}, token=admin_token)).ok()[
         "revokeTasks"
     ]

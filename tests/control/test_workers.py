@@ -32,6 +32,15 @@ async def _mutate(
     return (await gql(http, api.graphql_url, query, token=token)).ok()[field]
 
 
+async def _dashboard_pool_size(
+    http: httpx.AsyncClient, api: ApiServer, host: str, token: str
+) -> int | None:
+    query = "{ dashboard { workers { workers { hostname poolSize } } } }"
+    data = (await gql(http, api.graphql_url, query, token=token)).ok()
+    sizes = {w["hostname"]: w["poolSize"] for w in data["dashboard"]["workers"]["workers"]}
+    return sizes.get(host)
+
+
 async def test_pool_grow_and_shrink_change_the_process_count(
     api: ApiServer,
     ctl_worker: WorkerProcess,
@@ -46,6 +55,9 @@ async def test_pool_grow_and_shrink_change_the_process_count(
     assert await asyncio.to_thread(_pool_size, celery_client, host) == before + 2
     assert grown["stateBefore"]["pool_processes"][host] == before
     assert grown["stateAfter"]["pool_processes"][host] == before + 2
+    # Every reader of the stats reply agrees on the live size (one parser): the dashboard's
+    # pool size is the process count, not the concurrency the worker started with.
+    assert await _dashboard_pool_size(http, api, host, admin_token) == before + 2
     shrunk = await _mutate(http, api, "poolShrink", f'n: 2, workers: ["{host}"]', admin_token)
     assert shrunk["ok"] is True, shrunk
     assert await asyncio.to_thread(_pool_size, celery_client, host) == before
@@ -196,3 +208,16 @@ async def test_autoscale_on_a_worker_started_with_autoscale(
         assert payload["stateAfter"]["scaler@tests"]["min"] == 2
     finally:
         stop_worker(api, worker)
+
+
+async def test_ping_workers_reports_each_reply_and_who_stayed_silent(
+    api: ApiServer, ctl_worker: WorkerProcess, http: httpx.AsyncClient, admin_token: str
+) -> None:
+    host = ctl_worker.hostname
+    pinged = await _mutate(http, api, "pingWorkers", f'workers: ["{host}"]', admin_token)
+    assert pinged["ok"] is True, pinged
+    assert pinged["replies"] == [{"hostname": host, "ok": True, "message": "pong"}]
+    assert pinged["observed"] == {"answered": [host], "silent": []}
+    row = await audit_row(http, api.graphql_url, admin_token, pinged["auditId"])
+    assert (row["action"], row["outcome"], row["target"]) == ("pingWorkers", "SUCCESS", host)
+    assert row["request"] == {"workers": [host]}

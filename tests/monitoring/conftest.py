@@ -1,4 +1,4 @@
-"""Monitoring fixtures: a Monitoring of our own (own Services with the real Redis event bus, own
+"""Monitoring fixtures: a Monitoring of our own (own Runtime with the real Redis event bus, own
 state namespace in the test Redis), so tests do not race the API's leader sampler."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from src.config import Settings
-from src.monitoring.runtime import Monitoring
-from src.services import Services
+from src.monitoring.service import Monitoring
+from src.runtime import Runtime
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    built = Services.build(settings)
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    built = Runtime.build(settings)
     await built.bus.start()
     assert built.bus.health().connected
     try:
@@ -28,8 +28,8 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 
 @pytest.fixture
-async def monitoring(services: Services) -> AsyncIterator[Monitoring]:
-    built = Monitoring.build(services, namespace=f"test:{uuid.uuid4().hex[:8]}")
+async def monitoring(runtime: Runtime) -> AsyncIterator[Monitoring]:
+    built = runtime.new_monitoring(namespace=f"test:{uuid.uuid4().hex[:8]}")
     try:
         yield built
     finally:
@@ -39,7 +39,7 @@ async def monitoring(services: Services) -> AsyncIterator[Monitoring]:
 async def next_matching(
     messages: AsyncIterator[dict[str, Any]],
     wanted: Callable[[dict[str, Any]], bool],
-    within: float = 10.0,
+    within: float = 60.0,
 ) -> dict[str, Any]:
     """The next message off a bus subscription that `wanted` accepts (others are skipped)."""
     deadline = time.monotonic() + within

@@ -14,8 +14,8 @@ from src.db.models import AlertRecord, TaskRecord
 from src.embedded_redis import EmbeddedRedis
 from src.errors import BadInput
 from src.monitoring.alert_rules import ALERT_RULES, parse_rules
-from src.monitoring.runtime import Monitoring
-from src.services import Services
+from src.monitoring.service import Monitoring
+from src.runtime import Runtime
 from tests.monitoring.conftest import next_matching
 from tests.support.servers import WorkerProcess, client_app, make_settings, redis_binary
 
@@ -34,7 +34,7 @@ def _with_length(sample, name: str, length: int):  # type: ignore[no-untyped-def
 
 async def test_backlog_alert_waits_for_its_duration_and_resolves(
     monitoring: Monitoring,
-    services: Services,
+    runtime: Runtime,
     celery_client,  # type: ignore[no-untyped-def]
 ) -> None:
     name = f"idle_{uuid.uuid4().hex[:6]}"
@@ -47,7 +47,7 @@ async def test_backlog_alert_waits_for_its_duration_and_resolves(
     sample = await monitoring.sampler.sample(1.0)
     t = time.time()
     ours = lambda m: m["data"]["rule_id"] == f"bl-{name}"  # noqa: E731
-    async with services.bus.subscribe(Channel.ALERTS) as messages:
+    async with runtime.bus.subscribe(Channel.ALERTS) as messages:
         assert await monitoring.alerts.evaluate(sample, backlog, now=t) == []  # pending
         assert await monitoring.alerts.evaluate(sample, backlog, now=t + 5) == []
         raised = await monitoring.alerts.evaluate(sample, backlog, now=t + 11)
@@ -56,13 +56,13 @@ async def test_backlog_alert_waits_for_its_duration_and_resolves(
         published = await next_matching(messages, ours)
         assert published["type"] == "alert.raised" and published["data"]["severity"] == "critical"
 
-        assert await services.queues.purge(name) == 3
+        assert await runtime.queues.backend.purge(name) == 3
         empty = await monitoring.sampler.sample(1.0)
         resolved = await monitoring.alerts.evaluate(empty, backlog, now=t + 12)
         assert [c.kind for c in resolved] == ["resolved"]
         assert (await next_matching(messages, ours))["type"] == "alert.resolved"
     assert await monitoring.active_alerts() == []
-    async with services.sessions() as session:
+    async with runtime.db.session("test") as session:
         row = await session.scalar(
             select(AlertRecord).where(AlertRecord.alert_key == raised[0].alert.key)
         )
@@ -94,8 +94,8 @@ async def test_worker_offline_alert_follows_a_real_worker(database_url: str) -> 
     """On a Redis of its own: the worker it stops must not linger in the shared API's memory."""
     redis = EmbeddedRedis(binary=redis_binary())
     redis.start()
-    services = Services.build(make_settings(redis, database_url))
-    monitoring = Monitoring.build(services, namespace=f"test:{uuid.uuid4().hex[:8]}")
+    runtime = Runtime.build(make_settings(redis, database_url))
+    monitoring = runtime.new_monitoring(namespace=f"test:{uuid.uuid4().hex[:8]}")
     client = client_app(redis)
     hostname = f"gamma-{uuid.uuid4().hex[:6]}@tests"
     offline = rules(
@@ -128,13 +128,13 @@ async def test_worker_offline_alert_follows_a_real_worker(database_url: str) -> 
             again.stop()
     finally:
         await monitoring.close()
-        await services.stop()
+        await runtime.stop()
         redis.stop()
 
 
-async def _finished(services: Services, queue: str, states: list[str]) -> None:
+async def _finished(runtime: Runtime, queue: str, states: list[str]) -> None:
     now = datetime.now(UTC)
-    async with services.sessions() as session, session.begin():
+    async with runtime.db.session("test") as session:
         for state in states:
             at = now - timedelta(seconds=5)
             session.add(
@@ -145,7 +145,7 @@ async def _finished(services: Services, queue: str, states: list[str]) -> None:
 
 
 async def test_failure_rate_scoped_by_the_task_filter(
-    monitoring: Monitoring, services: Services
+    monitoring: Monitoring, runtime: Runtime
 ) -> None:
     queue = f"fr_{uuid.uuid4().hex[:6]}"
     rate = rules(
@@ -153,20 +153,20 @@ async def test_failure_rate_scoped_by_the_task_filter(
          "window_seconds": 60, "scope": {"queues": [queue]}}
     )  # fmt: skip
     sample = await monitoring.sampler.sample(1.0)
-    await _finished(services, queue, ["FAILURE", "FAILURE", "FAILURE"])
+    await _finished(runtime, queue, ["FAILURE", "FAILURE", "FAILURE"])
     assert await monitoring.alerts.evaluate(sample, rate) == []  # 3 < min_tasks
-    await _finished(services, queue, ["SUCCESS"])
+    await _finished(runtime, queue, ["SUCCESS"])
     raised = await monitoring.alerts.evaluate(sample, rate)
     assert [(c.kind, c.alert.value) for c in raised] == [("raised", 0.75)]
-    await _finished(services, queue, ["SUCCESS"] * 6)  # 3/10 = 30% <= 40% (clear level)
+    await _finished(runtime, queue, ["SUCCESS"] * 6)  # 3/10 = 30% <= 40% (clear level)
     assert [c.kind for c in await monitoring.alerts.evaluate(sample, rate)] == ["resolved"]
 
 
-async def test_task_stuck_in_started(monitoring: Monitoring, services: Services) -> None:
+async def test_task_stuck_in_started(monitoring: Monitoring, runtime: Runtime) -> None:
     queue = f"stuck_{uuid.uuid4().hex[:6]}"
     task_id = uuid.uuid4().hex
     started = datetime.now(UTC) - timedelta(minutes=10)
-    async with services.sessions() as session, session.begin():
+    async with runtime.db.session("test") as session:
         session.add(
             TaskRecord(
                 task_id=task_id, state="STARTED", queue=queue, started_at=started, seen_at=started
@@ -179,7 +179,7 @@ async def test_task_stuck_in_started(monitoring: Monitoring, services: Services)
     raised = await monitoring.alerts.evaluate(sample, stuck)
     assert [(c.kind, c.alert.value) for c in raised] == [("raised", 1.0)]
     assert raised[0].alert.details["task_ids"] == [task_id]
-    async with services.sessions() as session, session.begin():
+    async with runtime.db.session("test") as session:
         await session.execute(
             update(TaskRecord).where(TaskRecord.task_id == task_id).values(state="SUCCESS")
         )
@@ -218,9 +218,9 @@ async def test_removing_a_rule_resolves_its_alerts(
         [{"kind": "failure_rate", "id": "a", "threshold": 0.5, "scope": {"states": ["FAILURE"]}}],
     ],
 )
-async def test_invalid_rules_are_refused(services: Services, value: object) -> None:
+async def test_invalid_rules_are_refused(runtime: Runtime, value: object) -> None:
     with pytest.raises(BadInput):
-        await services.config.set(ALERT_RULES.name, value, actor="test")
+        await runtime.config.set(ALERT_RULES.name, value, actor="test")
 
 
 async def test_worker_offline_without_a_list_watches_every_worker_seen(
@@ -248,3 +248,27 @@ async def test_worker_offline_without_a_list_watches_every_worker_seen(
     # An hour of silence later x is no longer watched: its alert resolves.
     later = await monitoring.alerts.evaluate(sample("y@h"), offline, now=t + 3700)
     assert [(c.kind, c.alert.subject) for c in later] == [("resolved", "x@h")]
+
+
+async def test_collector_dropping_raises_while_it_drops_and_resolves(
+    monitoring: Monitoring,
+) -> None:
+    """The default collector_dropping rule (issue 9): raised from the sample's collector part
+    while the collector reports dropping, with the counts by reason; resolved once it stops."""
+    from src.monitoring.alert_rules import DEFAULT_COLLECTOR_DROPPING, CollectorDroppingRule
+    from src.monitoring.sample import CollectorSample
+
+    rule = CollectorDroppingRule(id=f"cd-{uuid.uuid4().hex[:6]}", clear_for_seconds=0)
+    assert DEFAULT_COLLECTOR_DROPPING.kind == "collector_dropping"
+    sample = await monitoring.sampler.sample(1.0)
+    dropping = sample.model_copy(deep=True)
+    dropping.collector = CollectorSample(dropped={"intake": 12, "overflow": 4}, dropping=True)
+    t = time.time()
+    raised = await monitoring.alerts.evaluate(dropping, [rule], now=t)
+    assert [(c.kind, c.alert.value) for c in raised] == [("raised", 16.0)]
+    assert "intake 12" in raised[0].alert.message
+    calm = dropping.model_copy(deep=True)
+    assert calm.collector is not None
+    calm.collector.dropping = False
+    resolved = await monitoring.alerts.evaluate(calm, [rule], now=t + 1)
+    assert [c.kind for c in resolved] == ["resolved"]

@@ -72,8 +72,8 @@ async def _publish(redis: EmbeddedRedis, channel: Channel, *messages: dict[str, 
 
 
 async def _subscribed(api: ApiServer) -> None:
-    deadline = time.monotonic() + 10
-    while api.services.bus.health().subscribers < 1:
+    deadline = time.monotonic() + 60
+    while api.runtime.bus.health().subscribers < 1:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
 

@@ -13,6 +13,7 @@ from celery import Celery
 
 from tests.support.graphql import gql
 from tests.support.servers import ApiServer, WorkerProcess
+from tests.support.waiting import eventually
 from tests.support.ws import subscribed
 
 SUBSCRIPTION = """
@@ -32,11 +33,15 @@ async def test_a_real_task_streams_its_states_and_lands_in_history(
     celery_client: Celery,
     http: httpx.AsyncClient,
     viewer_token: str,
+    admin_token: str,
 ) -> None:
     marker = uuid.uuid4().int % 1_000_000
     variables = {"filter": {"names": ["src.tasks.demo.add"], "states": ["STARTED", "SUCCESS"]}}
     seen: list[dict[str, Any]] = []
+    before = api.runtime.bus.health().subscribers
     async with subscribed(api.graphql_url, viewer_token, SUBSCRIPTION, variables) as client:
+        # The server subscribes to the bus after acknowledging: send the task once it has.
+        await eventually(lambda: api.runtime.bus.health().subscribers > before)
         result = celery_client.send_task("src.tasks.demo.add", args=[marker, 1], queue="health")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -52,9 +57,10 @@ async def test_a_real_task_streams_its_states_and_lands_in_history(
     assert seen[-1]["runtime"] is not None and seen[-1]["runtime"] >= 0
 
     # The collector writes at most about a second behind: poll the history until it has it.
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while True:
-        task = (await gql(http, api.graphql_url, TASK, {"id": result.id}, token=viewer_token)).ok()[
+        # task data (args, result) is for roles that may see it: admin by default
+        task = (await gql(http, api.graphql_url, TASK, {"id": result.id}, token=admin_token)).ok()[
             "task"
         ]
         if (task and task["state"] == "SUCCESS") or time.monotonic() > deadline:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from tests.support.servers import (
     redis_binary,
     running_api,
 )
+from tests.support.waiting import eventually
 from tests.support.ws import LEGACY_WS, SubscriptionError, graphql_ws, subscribed
 
 TASK_EVENTS = """
@@ -59,13 +59,6 @@ def task(task_id: str, **fields: Any) -> dict[str, Any]:
     data = {"task_id": task_id, "name": "demo.add", "state": "SUCCESS", "queue": "health"}
     data.update(fields)
     return envelope("task-succeeded", data)
-
-
-async def eventually(condition: Callable[[], bool], within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def publish(redis_url: str, channel: Channel, *messages: dict[str, Any]) -> None:
@@ -97,7 +90,7 @@ async def test_task_events_arrive_in_order_from_another_process(
     ]
     async with subscribed(api.graphql_url, viewer_token, TASK_EVENTS,
                           {"filter": {"names": ["demo.add"]}}) as client:  # fmt: skip
-        await eventually(lambda: api.services.bus.health().subscribers >= 1)
+        await eventually(lambda: api.runtime.bus.health().subscribers >= 1)
         await asyncio.to_thread(publish_from_another_process, redis_url, Channel.TASKS, messages)
         received = [(await client.next())["taskEvents"] for _ in ids]
     assert [e["taskId"] for e in received] == ids
@@ -118,17 +111,21 @@ async def test_worker_events_start_with_the_current_workers(
         await publish(redis_url, Channel.WORKERS,
                       envelope("worker-offline", {"hostname": "gamma@tests"}),
                       envelope("worker-heartbeat", {"hostname": "alpha@tests", "active": 3}))  # fmt: skip
+        # Between them may come workers other tests stopped (listed offline) and the live
+        # workers' own heartbeats: what this test published arrives in its order among them.
         offline = (await client.next())["workerEvents"]
-        while offline["kind"] == "worker.current":  # workers other tests stopped, listed offline
-            assert offline["online"] is False and offline["hostname"] not in {
-                "alpha@tests",
-                "beta@tests",
-            }
+        while offline["hostname"] != "gamma@tests":
+            assert offline["hostname"] in {"alpha@tests", "beta@tests"} or not offline["online"]
             offline = (await client.next())["workerEvents"]
         heartbeat = (await client.next())["workerEvents"]
-    assert (offline["hostname"], offline["online"]) == ("gamma@tests", False)
-    assert (heartbeat["kind"], heartbeat["active"], heartbeat["online"]) == (
-        "worker-heartbeat", 3, True,
+        while heartbeat.get("active") != 3:
+            assert heartbeat["hostname"] in {"alpha@tests", "beta@tests"}
+            heartbeat = (await client.next())["workerEvents"]
+    assert (offline["hostname"], offline["online"], offline["kind"]) == (
+        "gamma@tests", False, "worker-offline",
+    )  # fmt: skip
+    assert (heartbeat["kind"], heartbeat["hostname"], heartbeat["online"]) == (
+        "worker-heartbeat", "alpha@tests", True,
     )  # fmt: skip
 
 
@@ -143,14 +140,16 @@ async def test_worker_events_for_one_hostname(
                       envelope("worker-heartbeat", {"hostname": "alpha@tests"}),
                       envelope("worker-heartbeat", {"hostname": "beta@tests", "active": 1}))  # fmt: skip
         event = (await client.next())["workerEvents"]
+        while event.get("active") != 1:  # the live worker's own heartbeats may come first
+            assert event["hostname"] == "beta@tests"
+            event = (await client.next())["workerEvents"]
     assert (event["hostname"], event["active"]) == ("beta@tests", 1)
 
 
-async def test_filters_hold_on_the_server(
-    api: ApiServer, viewer_token: str, redis_url: str
-) -> None:
+async def test_filters_hold_on_the_server(api: ApiServer, admin_token: str, redis_url: str) -> None:
     """Only FAILURE tasks of demo.fail on queue health whose exception mentions 'boom', started
-    in 2026: every other event is filtered out before it reaches the socket."""
+    in 2026: every other event is filtered out before it reaches the socket. (A text search
+    reads task data: an admin's, by default.)"""
     variables = {
         "filter": {
             "states": ["FAILURE"],
@@ -162,8 +161,8 @@ async def test_filters_hold_on_the_server(
     }
     wanted = dict(name="demo.fail", state="FAILURE", exception="ValueError('boom')",
                   started_at="2026-06-01T12:00:00+00:00")  # fmt: skip
-    async with subscribed(api.graphql_url, viewer_token, TASK_EVENTS, variables) as client:
-        await eventually(lambda: api.services.bus.health().subscribers >= 1)
+    async with subscribed(api.graphql_url, admin_token, TASK_EVENTS, variables) as client:
+        await eventually(lambda: api.runtime.bus.health().subscribers >= 1)
         await publish(
             redis_url,
             Channel.TASKS,
@@ -189,8 +188,8 @@ async def test_two_api_processes_both_deliver(
             subscribed(api.graphql_url, viewer_token, TASK_EVENTS) as a,
             subscribed(second.graphql_url, viewer_token, TASK_EVENTS) as b,
         ):
-            await eventually(lambda: second.services.bus.health().subscribers >= 1)
-            await eventually(lambda: api.services.bus.health().subscribers >= 1)
+            await eventually(lambda: second.runtime.bus.health().subscribers >= 1)
+            await eventually(lambda: api.runtime.bus.health().subscribers >= 1)
             messages = [task(f"both-{i}") for i in range(5)]
             await asyncio.to_thread(
                 publish_from_another_process, redis_url, Channel.TASKS, messages
@@ -265,7 +264,7 @@ async def test_legacy_protocol_refuses_with_connection_error(api: ApiServer) -> 
 
 async def test_legacy_protocol_delivers(api: ApiServer, viewer_token: str, redis_url: str) -> None:
     async with subscribed(api.graphql_url, viewer_token, TASK_EVENTS, protocol=LEGACY_WS) as client:
-        await eventually(lambda: api.services.bus.health().subscribers >= 1)
+        await eventually(lambda: api.runtime.bus.health().subscribers >= 1)
         await publish(redis_url, Channel.TASKS, task("legacy-1"))
         event = (await client.next())["taskEvents"]
     assert event["taskId"] == "legacy-1"
@@ -277,10 +276,11 @@ async def test_subscription_ends_when_its_token_expires(api: ApiServer, settings
     async with subscribed(api.graphql_url, short, TASK_EVENTS) as client:
         with pytest.raises(SubscriptionError) as raised:
             while True:
-                await client.next(within=15)
+                await client.next(within=30)
     assert raised.value.codes == ["UNAUTHENTICATED"]
     assert "expired" in raised.value.errors[0]["message"]
-    assert time.monotonic() - started < 10
+    # valid until exp plus the leeway, as every check judges it
+    assert time.monotonic() - started < 10 + settings.jwt_leeway_seconds
 
 
 async def test_bad_filter_is_refused_with_bad_input(api: ApiServer, viewer_token: str) -> None:
@@ -318,7 +318,7 @@ async def test_slow_consumer_is_bounded_and_told_what_it_missed(
     blob = "x" * 16_000
     with running_api(small) as server:
         async with subscribed(server.graphql_url, token, TASK_EVENTS, max_queue=1) as client:
-            await eventually(lambda: server.services.bus.health().subscribers >= 1)
+            await eventually(lambda: server.runtime.bus.health().subscribers >= 1)
             publisher = aioredis.Redis.from_url(redis_url)
             peak = 0
             for i in range(1500):
@@ -326,10 +326,10 @@ async def test_slow_consumer_is_bounded_and_told_what_it_missed(
                     str(Channel.TASKS), json.dumps(task(f"slow-{i}", kwargs=blob))
                 )
                 if i % 100 == 0:
-                    peak = max(peak, server.services.bus.fanout_stats().max_queued)
+                    peak = max(peak, server.runtime.bus.fanout_stats().max_queued)
             await publisher.aclose()
-            await eventually(lambda: server.services.bus.health().missed > 0)
-            peak = max(peak, server.services.bus.fanout_stats().max_queued)
+            await eventually(lambda: server.runtime.bus.health().missed > 0)
+            peak = max(peak, server.runtime.bus.fanout_stats().max_queued)
             seen: list[dict[str, Any]] = []
             while not any(e["__typename"] == "EventsMissed" for e in seen):
                 seen.append((await client.next())["taskEvents"])
@@ -349,7 +349,7 @@ async def test_subscribers_survive_a_redis_restart(database_url: str) -> None:
     url = f"{redis.url}/0"
     try:
         with running_api(own) as server:
-            bus = server.services.bus
+            bus = server.runtime.bus
             async with subscribed(server.graphql_url, token, TASK_EVENTS) as client:
                 await eventually(lambda: bus.health().subscribers >= 1)
                 await publish(url, Channel.TASKS, task("restart-before"))
@@ -379,7 +379,7 @@ async def test_subscribers_sharing_an_event_get_their_own_selection(
         subscribed(api.graphql_url, viewer_token, wide) as b,
         subscribed(api.graphql_url, viewer_token, wide) as c,
     ):
-        await eventually(lambda: api.services.bus.health().subscribers >= 3)
+        await eventually(lambda: api.runtime.bus.health().subscribers >= 3)
         await publish(redis_url, Channel.TASKS, task("shared-1"))
         got = [(await client.next())["taskEvents"] for client in (a, b, c)]
     assert got[0] == {"taskId": "shared-1"}

@@ -24,6 +24,8 @@ from src.config import Settings
 from src.db.migrations import upgrade
 from src.embedded_redis import EmbeddedRedis, free_port
 from src.main import create_app
+from src.runtime import Runtime
+from tests.support.brokers import broker_url_for, management_url_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-secret-which-is-long-enough-for-hs256-keys"
@@ -43,22 +45,40 @@ def make_settings(redis: EmbeddedRedis, database_url: str, **overrides: Any) -> 
         "jwt_secret": TEST_JWT_SECRET,
         "inspect_timeout": 1.0,
         "inspect_cache_ttl": 0.5,
+        # The suite calls from one IP far faster than any client should: budgets out of the way
+        # (tests/security sets its own).
+        "rate_limit_subject_per_minute": 1_000_000,
+        "rate_limit_anonymous_per_minute": 1_000_000,
+        "rate_limit_denied_per_minute": 1_000_000,
     }
+    broker = broker_url_for(redis)
+    if not broker.startswith("redis://"):  # the amqp run: results and the bus stay on Redis
+        values.update(
+            celery_broker_url=broker,
+            celery_result_backend=f"{redis.url}/1",
+            pubsub_url=f"{redis.url}/0",
+            rabbitmq_management_url=management_url_for(redis),
+        )
     values.update(overrides)
     return Settings(**values)
 
 
 def worker_env(redis: EmbeddedRedis) -> dict[str, str]:
-    return {
+    env = {
         **os.environ,
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis.port),
         "PYTHONPATH": str(ROOT),
     }
+    broker = broker_url_for(redis)
+    if not broker.startswith("redis://"):
+        env["CELERY_BROKER_URL"] = broker
+    return env
 
 
 class WorkerProcess:
-    """One real `celery worker` of the demo app, as a subprocess."""
+    """One real `celery worker` of the demo app, as a subprocess (`--without-mingle` unless
+    `mingle`: most tests do not want a second of start-up spent on it)."""
 
     def __init__(
         self,
@@ -68,6 +88,11 @@ class WorkerProcess:
         queues: str = "ai_analysis,maintenance,health",
         concurrency: int = 2,
         extra: tuple[str, ...] = (),
+        mingle: bool = False,
+        app: str = "src.tasks.celery_app.app",
+        events: bool = True,
+        launcher: tuple[str, ...] = ("-m", "celery"),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.redis = redis
         self.hostname = hostname
@@ -76,18 +101,18 @@ class WorkerProcess:
         )
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "src.tasks.celery_app.app", "worker",
+                sys.executable, *launcher, "-A", app, "worker",
                 "--loglevel=info", f"--queues={queues}", f"--concurrency={concurrency}",
-                f"--hostname={hostname}", "-E", "--without-mingle", "--without-gossip",
-                *extra,
+                f"--hostname={hostname}", *(("-E",) if events else ()), "--without-gossip",
+                *(() if mingle else ("--without-mingle",)), *extra,
             ],
             cwd=ROOT,
-            env=worker_env(redis),
+            env={**worker_env(redis), **(env or {})},
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
         )  # fmt: skip
 
-    def wait_ready(self, app: Celery, timeout: float = 30.0) -> None:
+    def wait_ready(self, app: Celery, timeout: float = 90.0) -> None:
         """Until the worker answers a ping addressed to it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -113,7 +138,7 @@ def client_app(redis: EmbeddedRedis) -> Celery:
 
     app = Celery("tests", set_as_current=False)
     app.conf.update(
-        broker_url=f"{redis.url}/0",
+        broker_url=broker_url_for(redis),
         result_backend=f"{redis.url}/1",
         broker_transport_options={"polling_interval": 0.05},
         task_send_sent_event=True,
@@ -149,10 +174,11 @@ class ApiServer:
         return f"{self.url}/celery-admin/graphql"
 
     @property
-    def services(self) -> Any:
-        return self.app.state.services
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

@@ -35,7 +35,7 @@ class GraphQLWebSocket:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def receive(self, within: float = 10.0) -> dict[str, Any]:
+    async def receive(self, within: float = 60.0) -> dict[str, Any]:
         """The next message other than keep-alives and pings."""
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), within)
@@ -63,7 +63,7 @@ class GraphQLWebSocket:
         payload = {"query": query, "variables": variables or {}}
         await self.send({"type": kind, "id": op_id, "payload": payload})
 
-    async def next(self, op_id: str = "1", within: float = 10.0) -> dict[str, Any]:
+    async def next(self, op_id: str = "1", within: float = 60.0) -> dict[str, Any]:
         """The data of the operation's next result; SubscriptionError for errors; StopAsyncIteration
         when it completed."""
         while True:
@@ -83,7 +83,7 @@ class GraphQLWebSocket:
                 raise StopAsyncIteration
             raise AssertionError(f"unexpected message {message}")
 
-    async def close_code(self, within: float = 10.0) -> int | None:
+    async def close_code(self, within: float = 60.0) -> int | None:
         """Wait until the server closes the connection; its close code."""
         try:
             while True:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from src.db.engine import create_engine
+from src.db.session import Database
 from src.task_store.query import TaskStore
 from tests.support.servers import temporary_database
 from tests.tasks.data import insert_rows, rows
@@ -38,5 +39,5 @@ async def loaded(task_db_url: tuple[str, str]) -> AsyncIterator[Loaded]:
     engine = create_engine(url)
     data = rows()
     await insert_rows(engine, data)
-    yield Loaded(kind, TaskStore(engine), data)
+    yield Loaded(kind, TaskStore(Database(engine)), data)
     await engine.dispose()

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, text
 
+from src.access_scope import AccessScope, ScopeRule
 from src.db.engine import create_engine
 from src.db.models.tasks import TaskRecord
+from src.db.session import Database, QueryTimeout
 from src.errors import BadInput, DatabaseUnavailable
 from src.task_filter import TaskFilter, TaskState, TimeRange
 from src.task_store import query as query_module
-from src.task_store.db import QueryTimeout, bounded_session
 from src.task_store.filters import filter_clauses
 from src.task_store.ordering import TaskOrder, TaskOrderKey, encode_cursor
 from src.task_store.query import MAX_PAGE_SIZE, TaskStore
@@ -48,6 +49,16 @@ FILTERS: dict[str, TaskFilter] = {
     "text_exception": TaskFilter(text="keyerror"),
     "combined": TaskFilter(
         states=(TaskState.SUCCESS,), names=("app.add", "app.fetch"), runtime_max=2.5
+    ),
+    # A scoped caller's limit (issue 12): a union of rules, name patterns with * and ?.
+    "scope_queue_and_pattern": TaskFilter(
+        scope=AccessScope((ScopeRule("ai", ("ai_analysis",), ("app.*d*",)),))
+    ),
+    "scope_union": TaskFilter(
+        scope=AccessScope((ScopeRule("a", ("health",)), ScopeRule("b", (), ("app.f?tch", "app_%"))))
+    ),
+    "scope_with_filter": TaskFilter(
+        states=(TaskState.FAILURE,), scope=AccessScope((ScopeRule("m", ("maintenance",)),))
     ),
 }
 
@@ -114,7 +125,7 @@ async def test_keyset_is_stable_when_rows_arrive_between_pages(loaded: Loaded) -
     original = rows(30, seed=1, base=BASE + timedelta(days=1), prefix="s")
     for r in original:
         r["name"] = "stable.task"
-    await insert_rows(store.engine, original)
+    await insert_rows(store.db.engine, original)
     try:
         order = TaskOrder(TaskOrderKey.SEEN, descending=True)
         first = await store.page(f, order=order, first=10)
@@ -124,7 +135,7 @@ async def test_keyset_is_stable_when_rows_arrive_between_pages(loaded: Loaded) -
         older = rows(5, seed=3, base=BASE, prefix="o")
         for r in newer + older:
             r["name"] = "stable.task"
-        await insert_rows(store.engine, newer + older)
+        await insert_rows(store.db.engine, newer + older)
         after = first.end_cursor
         while after:
             page = await store.page(f, order=order, first=10, after=after)
@@ -134,7 +145,7 @@ async def test_keyset_is_stable_when_rows_arrive_between_pages(loaded: Loaded) -
         assert seen == want
         assert not set(seen) & {r["task_id"] for r in newer}
     finally:
-        async with store.engine.begin() as conn:
+        async with store.db.engine.begin() as conn:
             await conn.execute(delete(TaskRecord).where(TaskRecord.name == "stable.task"))
 
 
@@ -191,7 +202,7 @@ async def test_database_down_is_database_unavailable(loaded: Loaded, tmp_path: P
     )
     engine = create_engine(url)
     try:
-        store = TaskStore(engine)
+        store = TaskStore(Database(engine))
         with pytest.raises(DatabaseUnavailable):
             await store.page(TaskFilter(), first=5)
         with pytest.raises(DatabaseUnavailable):
@@ -205,8 +216,8 @@ async def test_text_search_uses_the_trigram_index_on_postgresql(loaded: Loaded) 
     stmt = select(TaskRecord.task_id).where(
         *filter_clauses(TaskFilter(text="item_3"), "postgresql")
     )
-    sql = stmt.compile(loaded.store.engine.sync_engine, compile_kwargs={"literal_binds": True})
-    async with loaded.store.engine.connect() as conn:
+    sql = stmt.compile(loaded.store.db.engine.sync_engine, compile_kwargs={"literal_binds": True})
+    async with loaded.store.db.engine.connect() as conn:
         await conn.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(str(r[0]) for r in await conn.execute(text(f"EXPLAIN {sql}")))
     assert "ix_tasks_search_trgm" in plan, plan
@@ -220,7 +231,7 @@ async def test_statements_past_their_time_limit_are_timeouts(loaded: Loaded) -> 
     )
     started = time.monotonic()
     with pytest.raises(QueryTimeout):
-        async with bounded_session(loaded.store.sessions, 0.3, "slow") as session:
+        async with loaded.store.db.session("slow", seconds=0.3) as session:
             await session.execute(text(slow))
     assert time.monotonic() - started < 2.5
     # the pool's connections still work afterwards

@@ -33,6 +33,8 @@ class AuditLog(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     duration_ms: Mapped[float | None] = mapped_column(Float)
+    # e.g. ["new_subject", "new_ip"]: a super_admin acting from somewhere not seen for N days
+    flags: Mapped[Any | None] = mapped_column(Json)
 
     __table_args__ = (
         Index("ix_audit_created", "created_at", "id"),

@@ -32,6 +32,10 @@ class TaskRecord(Base):
     kwargs: Mapped[str | None] = mapped_column(Text)
     args_json: Mapped[Any | None] = mapped_column(Json)
     kwargs_json: Mapped[Any | None] = mapped_column(Json)
+    # What args_json/kwargs_json hold (celery_admin_events.capture): exact, redacted, too_large,
+    # opaque; NULL when no worker-side extension recorded the call. The reason in args_note.
+    args_status: Mapped[str | None] = mapped_column(String(16))
+    args_note: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[str | None] = mapped_column(Text)
     exception: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""Control mutations on tasks and workers, one module per mutation or small group."""

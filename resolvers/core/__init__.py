@@ -1,0 +1,1 @@
+"""Helpers shared by resolvers of several domains (no root fields)."""

@@ -1,0 +1,1 @@
+"""Monitoring queries, subscriptions and the monitoring switch."""

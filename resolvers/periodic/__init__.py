@@ -1,0 +1,1 @@
+"""periodicTasks, periodicTask, runPeriodicTaskNow, setPeriodicTaskEnabled."""

@@ -1,0 +1,1 @@
+"""queues, queue, peekQueue, purgeQueue."""

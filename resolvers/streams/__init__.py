@@ -1,0 +1,1 @@
+"""taskEvents and workerEvents."""

@@ -1,0 +1,1 @@
+"""systemStatus, systemInfo, systemConfiguration, updateSystemConfig."""

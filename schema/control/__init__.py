@@ -1,0 +1,1 @@
+"""Payloads of the control mutations on tasks and workers."""

@@ -1,0 +1,1 @@
+"""What every domain shares: context, guard and field decorators, inputs, payloads, errors."""

@@ -1,1 +1,0 @@
-"""Root fields by domain; `schema.root` composes them into Query, Mutation and Subscription."""

@@ -1,0 +1,1 @@
+"""Who the caller is and what it may touch (issue 12)."""

@@ -1,0 +1,1 @@
+"""Monitoring types: samples, history, alerts, the dashboard."""

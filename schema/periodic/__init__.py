@@ -1,0 +1,1 @@
+"""Periodic-task types: entries with their health and runs, beat's liveness, the payloads."""

@@ -1,0 +1,1 @@
+"""Subscription payloads and the event bus status."""

@@ -1,0 +1,1 @@
+"""System types: status, information, configuration, the collector's report."""

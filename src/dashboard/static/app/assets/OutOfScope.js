@@ -1,0 +1,1 @@
+import{p as e}from"./index.js";function t({show:t,reason:n}){return!t||!n?null:e(`span`,{class:`muted small`,"data-out-of-scope":!0,title:n,children:n})}export{t};

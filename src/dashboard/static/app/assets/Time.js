@@ -1,0 +1,1 @@
+import{_ as e,g as t,p as n,v as r}from"./index.js";function i({value:i,short:a=!1}){let o=r(i);return o?n(`time`,{dateTime:o.toISOString(),title:e(o),children:t(o,a)}):n(`span`,{class:`muted`,children:`—`})}export{i as t};

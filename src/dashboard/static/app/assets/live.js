@@ -1,0 +1,1 @@
+import{ft as e,lt as t,pt as n,rt as r,ut as i}from"./index.js";function a(t,i,a,o=``,s=!0){let c=n(a);c.current=a,e(()=>{if(s)return r(t,i,{next:e=>c.current(e)})},[o,s])}function o(e){let r=n(e);r.current=e;let a=n(!0);i(()=>{t.value,a.current?a.current=!1:r.current()})}export{o as n,a as t};

@@ -1,0 +1,1 @@
+"""One module per check; each exports `CHECK` (see src/doctor/registry.py)."""

@@ -1,0 +1,1 @@
+"""Where schedule entries live: one reader (and, where the store allows it, writer) per store."""

@@ -1,0 +1,1 @@
+"""What keeps secrets in: the masking function, the task-data permission, safe deserialisation."""
