@@ -10,11 +10,16 @@ What we rely on, checked by tests/contracts/test_broadcaster.py: the module path
 `broadcaster._backends.redis.RedisBackend`; its attributes `_conn`, `_pubsub`, `_ready`,
 `_queue`, `_listener` (set by the constructor, read by its listener); its coroutine methods;
 `Broadcast._listener_task`; and that a subscribed message arrives through a real Redis.
+
+Each message is stamped when it arrives from Redis (`arrived_at`) and counted (`arrivals`), so the
+bus can tell how long it waited in this process and whether more are waiting behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 from broadcaster import Broadcast
 from broadcaster._backends.redis import RedisBackend
@@ -29,6 +34,20 @@ def _no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
+class _ArrivalQueue(asyncio.Queue[Any]):
+    """The backend's queue (its listener puts each message read from Redis here): stamps and
+    counts what arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals = 0
+
+    def put_nowait(self, item: Any) -> None:
+        item.arrived_at = time.monotonic()
+        self.arrivals += 1
+        super().put_nowait(item)
+
+
 class SubscribeFirstBackend(RedisBackend):
     """broadcaster's Redis backend, made to work with redis-py 8 and to fail fast when Redis is down.
 
@@ -40,7 +59,8 @@ class SubscribeFirstBackend(RedisBackend):
         )
         self._pubsub = self._conn.pubsub()
         self._ready = asyncio.Event()
-        self._queue = asyncio.Queue()
+        self._arrival_queue = _ArrivalQueue()
+        self._queue = self._arrival_queue
         self._listener = None
 
     async def subscribe(self, channel: str) -> None:
@@ -51,10 +71,21 @@ class SubscribeFirstBackend(RedisBackend):
     def listening(self) -> bool:
         return self._listener is not None and not self._listener.done()
 
+    @property
+    def arrivals(self) -> int:
+        """Messages read from Redis so far."""
+        return self._arrival_queue.arrivals
+
+
+def arrived_at(event: Any) -> float | None:
+    """When (time.monotonic) a message read by `SubscribeFirstBackend` arrived from Redis."""
+    value = getattr(event, "arrived_at", None)
+    return value if isinstance(value, float) else None
+
 
 def listener_task(broadcast: Broadcast) -> asyncio.Task[None] | None:
     """The task in which `Broadcast` reads its backend (set by `connect()`)."""
     return getattr(broadcast, "_listener_task", None)
 
 
-__all__ = ["SubscribeFirstBackend", "listener_task"]
+__all__ = ["SubscribeFirstBackend", "arrived_at", "listener_task"]

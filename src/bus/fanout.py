@@ -61,6 +61,9 @@ class Subscriber:
     def offer(self, message: dict[str, Any]) -> None:
         if self.closed:
             return
+        if message.get("type") == MISSED_KIND and self._items and self._merge_notice(message):
+            self._wakeup.set()
+            return
         if len(self._items) >= self.capacity:
             self._pending_missed += 1
             self.missed_total += 1
@@ -71,6 +74,19 @@ class Subscriber:
             self._pending_missed = 0
         self._items.append(message)
         self._wakeup.set()
+
+    def _merge_notice(self, notice: dict[str, Any]) -> bool:
+        """Two counted notices of one reason in a row become one (notices are shared: replaced,
+        never changed in place)."""
+        last = self._items[-1]
+        if last.get("type") != MISSED_KIND:
+            return False
+        mine, theirs = last.get("data") or {}, notice.get("data") or {}
+        count, more = mine.get("count"), theirs.get("count")
+        if mine.get("reason") != theirs.get("reason") or count is None or more is None:
+            return False
+        self._items[-1] = missed_notice(count + more, mine["reason"])
+        return True
 
     def offer_many(self, messages: list[dict[str, Any]]) -> None:
         """`offer` for each message, in one step."""

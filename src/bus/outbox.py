@@ -10,7 +10,9 @@ Bounded: at most `max_messages` wait. When subscribers (Redis, the network) cann
 batches are dropped and counted, never waited for; the next batch sent on that channel carries the
 count (`missed`), and every subscriber is told exactly how many messages it did not get at the place
 of the gap (see `RedisBus._on_message`). Nothing is built at all when no replica has a subscriber on
-the channel (`Presence`).
+the channel (`Presence`). Bounded in time too: once the sender has fallen behind (at least one
+PUBLISH's worth queued), a batch that waited more than `max_wait` seconds is dropped and counted
+like one that did not fit, not sent late.
 """
 
 from __future__ import annotations
@@ -55,11 +57,15 @@ class Outbox:
         send: Callable[[str, bytes], Awaitable[None]],
         *,
         max_messages: int = 100_000,
+        max_wait: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send = send
         self.max_messages = max_messages
-        # (channel, messages, dropped just before them on that channel)
-        self._queue: deque[tuple[str, list[dict[str, Any]], int]] = deque()
+        self.max_wait = max_wait
+        self._clock = clock
+        # (channel, messages, dropped just before them on that channel, when queued)
+        self._queue: deque[tuple[str, list[dict[str, Any]], int, float]] = deque()
         self._queued = 0
         self._missed: dict[str, int] = {}  # per channel: dropped after the last queued batch
         self._wakeup = asyncio.Event()
@@ -78,7 +84,7 @@ class Outbox:
         if self._queued + len(messages) > self.max_messages:
             self._lose(channel, len(messages))
             return False
-        self._queue.append((channel, messages, self._missed.pop(channel, 0)))
+        self._queue.append((channel, messages, self._missed.pop(channel, 0), self._clock()))
         self._queued += len(messages)
         self._wakeup.set()
         return True
@@ -97,11 +103,20 @@ class Outbox:
 
     async def drain(self) -> None:
         """Send everything queued now: per channel, consecutive batches joined into one message
-        (at most MAX_PER_PUBLISH), a new one where messages were dropped, carrying that count."""
+        (at most MAX_PER_PUBLISH), a new one where messages were dropped, carrying that count.
+        Batches older than `max_wait` are dropped here, counted where they were."""
         queue, self._queue = self._queue, deque()
+        behind = self._queued >= MAX_PER_PUBLISH
         self._queued = 0
+        too_old = self._clock() - self.max_wait if behind else float("-inf")
+        stale: dict[str, int] = {}  # per channel: dropped as too old, not yet announced
         parts: dict[str, list[tuple[int, list[dict[str, Any]]]]] = {}
-        for channel, messages, missed in queue:
+        for channel, messages, missed, queued_at in queue:
+            if queued_at < too_old:
+                self.dropped += len(messages)
+                stale[channel] = stale.get(channel, 0) + missed + len(messages)
+                continue
+            missed += stale.pop(channel, 0)
             mine = parts.setdefault(channel, [])
             for i in range(0, len(messages), MAX_PER_PUBLISH):
                 part = messages[i : i + MAX_PER_PUBLISH]
@@ -111,6 +126,8 @@ class Outbox:
                     mine.append((missed, part))
                 missed = 0
         trailing, self._missed = self._missed, {}
+        for channel, missed in stale.items():  # announced with what is dropped after them
+            trailing[channel] = trailing.get(channel, 0) + missed
         for channel, missed in trailing.items():  # dropped after everything queued
             parts.setdefault(channel, []).append((missed, []))
         for channel, mine in parts.items():

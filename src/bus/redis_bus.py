@@ -19,6 +19,11 @@ to a sender task that sends one message per batch and drops-and-counts when it f
 subscriber on it (`src.bus.presence`). A process that serves no subscribers (`celery-admin collect`)
 passes `channels=()` and never reads back what it publishes.
 
+Bounded in time as well as size: a batch that waited more than `max_wait` seconds to be sent, or
+that was read from Redis more than `max_wait` seconds ago while more wait behind it (this process
+is falling behind, e.g. a CPU-bound overload), is not delivered late: it is dropped, counted, and
+subscribers get one missed notice with its exact count in its place.
+
 `publish` is bounded by a short timeout, never raises, and after a failure drops messages without
 trying for a moment (a circuit breaker), so a producer never waits on a dead Redis; drops are counted
 and logged at most once per interval.
@@ -47,7 +52,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.bus import presence
 from src.bus.base import ENVELOPE_VERSION, BusHealth, Channel
-from src.bus.broadcaster_adapter import SubscribeFirstBackend, listener_task
+from src.bus.broadcaster_adapter import SubscribeFirstBackend, arrived_at, listener_task
 from src.bus.fanout import BUS_INTERRUPTED, Fanout, FanoutStats, Subscriber, missed_notice
 from src.bus.outbox import BATCH_KIND, Outbox
 
@@ -60,6 +65,9 @@ CANARY_KIND = "bus.canary"
 # How long a replica's first subscriber on a channel waits for a producer to see it (once per
 # channel and replica; a producer looks every presence.REFRESH seconds).
 PRESENCE_WAIT = 3.0
+# A live update older than this (waiting to be sent, or read but not yet handed to subscribers
+# while more wait) is dropped with a missed notice instead of delivered late.
+MAX_WAIT = 2.0
 
 
 class _RateLimitedLog:
@@ -93,6 +101,7 @@ class _Connection:
         self.backend = SubscribeFirstBackend(url, connect_timeout=CONNECT_TIMEOUT)
         self.broadcast = Broadcast(backend=self.backend)
         self.pumps: list[asyncio.Task[None]] = []
+        self.handled = 0  # messages the pumps took from broadcaster (of backend.arrivals)
 
     def alive(self) -> bool:
         listener = listener_task(self.broadcast)
@@ -135,11 +144,13 @@ class RedisBus:
         max_backoff: float = 1.0,
         channels: Iterable[str] = tuple(Channel),
         outbox_messages: int = 100_000,
+        max_wait: float = MAX_WAIT,
     ) -> None:
         self.url = url
         self.canary_interval = canary_interval
         self.publish_timeout = publish_timeout
         self.max_backoff = max_backoff
+        self.max_wait = max_wait
         self._channels = [str(c) for c in channels]
         self._canary_channel = f"celery_admin.canary.{uuid.uuid4().hex}"
         self._fanout = Fanout(queue_size)
@@ -160,13 +171,14 @@ class RedisBus:
         self._reconnects = 0
         self._dropped = 0
         self._invalid = 0
+        self._late = 0  # messages read from Redis too late to deliver (this process was behind)
         self._last_error: str | None = None
         self._last_canary = 0.0
         self._publish_blocked_until = 0.0
         self._stopping = False
         self._log = _RateLimitedLog()
         self.replica = uuid.uuid4().hex
-        self._outbox = Outbox(self._send_batch, max_messages=outbox_messages)
+        self._outbox = Outbox(self._send_batch, max_messages=outbox_messages, max_wait=max_wait)
         self._sender: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
@@ -323,7 +335,7 @@ class RedisBus:
             enabled=True,
             connected=self._connected,
             reconnects=self._reconnects,
-            dropped=self._dropped + self._outbox.dropped,
+            dropped=self._dropped + self._outbox.dropped + self._late,
             subscribers=stats.subscribers,
             missed=stats.missed,
             last_error=self._last_error,
@@ -338,7 +350,8 @@ class RedisBus:
 
     # -- receiving ----------------------------------------------------------------------------
 
-    def _on_message(self, channel: str, text: str) -> None:
+    def _on_message(self, channel: str, text: str, waited: float = 0.0, behind: int = 0) -> None:
+        """One message read from Redis, `waited` seconds ago, with `behind` more read since."""
         if channel == self._canary_channel:
             self._last_canary = time.monotonic()
             return
@@ -348,6 +361,9 @@ class RedisBus:
             message = orjson.loads(text)
         except ValueError:
             message = None
+        if waited > self.max_wait and behind > 0 and isinstance(message, dict):
+            self._too_late(channel, message)
+            return
         if isinstance(message, dict) and message.get("type") == BATCH_KIND:
             self._on_batch(channel, message)
             return
@@ -357,6 +373,21 @@ class RedisBus:
                               channel, ENVELOPE_VERSION)  # fmt: skip
             return
         self._fanout.deliver(channel, message)
+
+    def _too_late(self, channel: str, message: dict[str, Any]) -> None:
+        """Falling behind: say how many updates this was instead of delivering them late (and
+        spend nothing on filters and queues, so the pump catches up)."""
+        count = 1
+        if message.get("type") == BATCH_KIND:
+            data, missed = message.get("data"), message.get("missed")
+            count = (len(data) if isinstance(data, list) else 0) + (
+                missed if isinstance(missed, int) and missed > 0 else 0
+            )
+        if count:
+            self._late += count
+            self._log.warning("late", "event bus reader is behind: dropped %d late updates "
+                              "(%d so far)", count, self._late)  # fmt: skip
+            self._fanout.deliver(channel, missed_notice(count, BUS_INTERRUPTED))
 
     def _on_batch(self, channel: str, batch: dict[str, Any]) -> None:
         missed, messages = batch.get("missed"), batch.get("data")
@@ -370,7 +401,11 @@ class RedisBus:
             ready.set_result(None)
             async for event in events:  # type: ignore[union-attr]
                 if event is not None:
-                    self._on_message(channel, event.message)
+                    conn.handled += 1
+                    arrived = arrived_at(event)
+                    waited = time.monotonic() - arrived if arrived is not None else 0.0
+                    behind = conn.backend.arrivals - conn.handled
+                    self._on_message(channel, event.message, waited, behind)
 
     # -- supervision --------------------------------------------------------------------------
 

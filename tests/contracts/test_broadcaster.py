@@ -14,7 +14,7 @@ from importlib.metadata import version
 from broadcaster import Broadcast
 from broadcaster._backends.redis import RedisBackend
 
-from src.bus.broadcaster_adapter import SubscribeFirstBackend, listener_task
+from src.bus.broadcaster_adapter import SubscribeFirstBackend, arrived_at, listener_task
 from src.embedded_redis import EmbeddedRedis
 
 TESTED = "0.3."
@@ -54,5 +54,7 @@ async def test_a_message_travels_through_a_real_redis(redis_server: EmbeddedRedi
             await broadcast.publish(channel, "hello")
             event = await asyncio.wait_for(subscriber.get(), 10)
         assert (event.channel, event.message) == (channel, "hello")
+        # What the bus reads to bound delivery in time: each message stamped and counted.
+        assert isinstance(arrived_at(event), float) and backend.arrivals == 1
     finally:
         await asyncio.wait_for(broadcast.disconnect(), 10)
