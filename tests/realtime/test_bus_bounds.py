@@ -29,18 +29,23 @@ class Clock:
         return self.now
 
 
-def _messages(start: int, count: int) -> list[dict[str, Any]]:
-    return [envelope("task.test", {"n": n}) for n in range(start, start + count)]
-
-
-async def test_a_backlogged_outbox_drops_what_waited_too_long_and_says_where() -> None:
+def _recording_outbox() -> tuple[Outbox, Clock, list[dict[str, Any]]]:
+    """An outbox on a clock of the test's, whose sends are kept (decoded) in order."""
     sent: list[dict[str, Any]] = []
 
     async def send(channel: str, payload: bytes) -> None:
         sent.append(orjson.loads(payload))
 
     clock = Clock()
-    outbox = Outbox(send, max_wait=2.0, clock=clock)
+    return Outbox(send, max_wait=2.0, clock=clock), clock, sent
+
+
+def _messages(start: int, count: int) -> list[dict[str, Any]]:
+    return [envelope("task.test", {"n": n}) for n in range(start, start + count)]
+
+
+async def test_a_backlogged_outbox_drops_what_waited_too_long_and_says_where() -> None:
+    outbox, clock, sent = _recording_outbox()
     old = _messages(0, MAX_PER_PUBLISH)
     assert outbox.put("tasks", old)
     clock.now += 5.0  # the sender did not run for 5 s
@@ -53,13 +58,7 @@ async def test_a_backlogged_outbox_drops_what_waited_too_long_and_says_where() -
 
 
 async def test_an_outbox_without_a_backlog_sends_even_what_waited() -> None:
-    sent: list[dict[str, Any]] = []
-
-    async def send(channel: str, payload: bytes) -> None:
-        sent.append(orjson.loads(payload))
-
-    clock = Clock()
-    outbox = Outbox(send, max_wait=2.0, clock=clock)
+    outbox, clock, sent = _recording_outbox()
     assert outbox.put("tasks", _messages(0, 3))
     clock.now += 5.0  # a pause, but nothing piled up: nothing to catch up on
     await outbox.drain()
@@ -67,13 +66,7 @@ async def test_an_outbox_without_a_backlog_sends_even_what_waited() -> None:
 
 
 async def test_a_stale_trailing_batch_is_announced_on_its_own() -> None:
-    sent: list[dict[str, Any]] = []
-
-    async def send(channel: str, payload: bytes) -> None:
-        sent.append(orjson.loads(payload))
-
-    clock = Clock()
-    outbox = Outbox(send, max_wait=2.0, clock=clock)
+    outbox, clock, sent = _recording_outbox()
     assert outbox.put("tasks", _messages(0, MAX_PER_PUBLISH + 1))
     clock.now += 3.0
     await outbox.drain()
