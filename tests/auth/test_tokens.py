@@ -7,14 +7,13 @@ from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from src.auth.roles import Role
 from src.auth.tokens import TokenService
 from src.config import Settings
 from src.errors import Unauthenticated
+from tests.support.keys import rsa_pem_pair
 
 OLD = "old-key-still-listed-during-rotation-0123456789"
 NEW = "new-key-that-signs-from-now-on-0123456789abcdef"
@@ -36,33 +35,14 @@ def test_rotation_accepts_every_listed_key_and_signs_with_the_first(tmp_path: Pa
         retired.verify(old_token)
 
 
-def _pem_pair(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = tmp_path / f"{name}.pem"
-    public = tmp_path / f"{name}.pub.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 def test_rs256_with_two_public_keys(tmp_path: Path) -> None:
-    private_a, public_a = _pem_pair(tmp_path, "a")
-    private_b, public_b = _pem_pair(tmp_path, "b")
+    private_a, public_a = rsa_pem_pair(tmp_path, "a")
+    private_b, public_b = rsa_pem_pair(tmp_path, "b")
     verifier = TokenService(_settings(tmp_path, jwt_public_keys=f"{public_a},{public_b}"))
     for private in (private_a, private_b):
         signer = TokenService(_settings(tmp_path, jwt_private_key=str(private)))
         assert verifier.verify(signer.mint("svc", Role.VIEWER)).role is Role.VIEWER
-    stranger, _ = _pem_pair(tmp_path, "c")
+    stranger, _ = rsa_pem_pair(tmp_path, "c")
     token = TokenService(_settings(tmp_path, jwt_private_key=str(stranger))).mint("x", Role.ADMIN)
     with pytest.raises(Unauthenticated):
         verifier.verify(token)

@@ -14,8 +14,6 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
 from src.auth.roles import Role
@@ -23,6 +21,7 @@ from src.auth.tokens import TokenService
 from src.config import ConfigError, Settings, load_settings
 from src.errors import Unauthenticated
 from tests.support.graphql import gql, mint
+from tests.support.keys import rsa_pem_pair
 from tests.support.servers import TEST_JWT_SECRET, ApiServer, running_api
 from tests.support.ws import graphql_ws
 
@@ -35,24 +34,6 @@ KEY = "k" * 40
 
 def _settings(tmp_path: Path, **values: object) -> Settings:
     return Settings(state_dir=tmp_path, **values)  # type: ignore[arg-type]
-
-
-def _rsa(tmp_path: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private, public = tmp_path / "rs.pem", tmp_path / "rs.pub.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
 
 
 @pytest.mark.parametrize("secret", ["short-secret", "   ", f"{KEY}, ", f"{KEY},tiny", " " + KEY])
@@ -69,7 +50,7 @@ def test_weak_or_blank_jwt_secret_is_refused_at_startup(
 
 
 def test_rs256_alone_refuses_hs256_and_creates_no_secret_file(tmp_path: Path) -> None:
-    private, public = _rsa(tmp_path)
+    private, public = rsa_pem_pair(tmp_path, "rs")
     state = tmp_path / "state"
     # Before RS256 was configured, the installation had its own HS256 key on disk.
     state.mkdir()
@@ -93,7 +74,7 @@ def test_rs256_alone_refuses_hs256_and_creates_no_secret_file(tmp_path: Path) ->
 
 
 def test_hs_and_rs_together_only_when_both_configured(tmp_path: Path) -> None:
-    private, public = _rsa(tmp_path)
+    private, public = rsa_pem_pair(tmp_path, "rs")
     both = TokenService(
         _settings(
             tmp_path,
