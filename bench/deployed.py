@@ -450,7 +450,7 @@ def run_deployed(args: argparse.Namespace, process: str, rate: float, seconds: f
             time.sleep(0.05)
         lag = (handled_at or time.monotonic()) - published_at - 1.0  # status written each 1 s
         lag = max(lag, 0.0)
-        while time.monotonic() < deadline and int(_status(client).get("pending_tasks") or 1):
+        while time.monotonic() < deadline and int(_status(client).get("pending_tasks", 1) or 0):
             time.sleep(0.2)
         time.sleep(1.5)
         # The sampler evaluates alert rules every 5 s: while the collector still reports
