@@ -30,6 +30,7 @@ from src.security.body import BodyLimit
 from src.security.logs import install_log_masking
 from src.security.production import anonymous_health, websocket_origins
 from src.security.shield import FloodShield, runtime_limiter
+from src.system.degraded import degraded_reasons
 
 log = logging.getLogger("celery_admin")
 
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "failing": failing,
             "components": {c.name: {"ok": c.ok, "detail": c.detail} for c in components},
             # serving, but not as configured (no probe should restart the process for it)
-            "degraded": degraded_reasons(runtime),
+            "degraded": degraded_reasons(runtime.limiter),
         }
         return JSONResponse(body, status_code=503 if failing else 200)
 
@@ -128,17 +129,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     return app
-
-
-def degraded_reasons(runtime: Runtime) -> list[str]:
-    """What this process does in a lesser way right now, in words for an operator."""
-    reasons = []
-    if runtime.limiter.degraded:
-        reasons.append(
-            "rate limits are counted in this process only, against a quarter of each budget "
-            "(Redis unreachable or not configured)"
-        )
-    return reasons
 
 
 # `fastapi dev src/main.py` and `uvicorn src.main:app` serve this; building it reads settings only.

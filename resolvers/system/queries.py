@@ -53,6 +53,7 @@ async def system_status(info: Info) -> SystemStatus:
         if collector
         else None,
         broker_url=context.system.broker_url(),
+        degraded=context.degraded(),
     )
 
 

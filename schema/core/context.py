@@ -41,6 +41,7 @@ from src.security.rate_limit import RateLimiter
 from src.security.shield import client_address
 from src.security.task_data import TaskDataRedactor
 from src.system.config import ConfigStore
+from src.system.degraded import degraded_reasons
 from src.system.facts import SystemFacts
 from src.system.health import HealthChecks
 from src.task_store.query import TaskStore
@@ -138,6 +139,10 @@ class Context(BaseContext):
     @property
     def health(self) -> HealthChecks:
         return self._runtime.health
+
+    def degraded(self) -> list[str]:
+        """What this process does in a lesser way right now (src/system/degraded.py)."""
+        return degraded_reasons(self._runtime.limiter)
 
     @property
     def system(self) -> SystemFacts:

@@ -60,6 +60,11 @@ class SystemStatus:
         description="The leading event collector's report; null when none reported recently."
     )
     broker_url: str = strawberry.field(description="The broker URL, password masked.")
+    degraded: list[str] = strawberry.field(
+        description="What this process does in a lesser way right now, in words (e.g. rate limits "
+        "counted in this process only while Redis is away); empty when all works as configured. "
+        "Serving, not failing: the same list as REST health's `degraded`."
+    )
 
     @strawberry.field(
         description="Is a beat process alive, and are the periodic entries on time (read now)?"

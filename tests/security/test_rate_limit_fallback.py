@@ -13,9 +13,11 @@ import httpx
 import pytest
 from redis import asyncio as aioredis
 
+from src.auth.roles import Role
 from src.embedded_redis import EmbeddedRedis
 from src.security import rate_limit
 from src.security.rate_limit import Bucket, Budgets, RateLimited, RateLimiter
+from tests.support.graphql import gql, mint
 from tests.support.servers import ApiServer, make_settings, redis_binary, running_api
 from tests.support.waiting import fresh_window
 
@@ -101,12 +103,17 @@ async def test_a_down_redis_is_not_asked_on_every_request(
     assert limiter.degraded
 
 
+async def degraded_in_graphql(http: httpx.AsyncClient, api: ApiServer, token: str) -> list[str]:
+    body = await gql(http, api.graphql_url, "{ systemStatus { degraded } }", token=token)
+    return list(body.ok()["systemStatus"]["degraded"])
+
+
 async def test_the_api_keeps_a_stricter_budget_while_its_redis_is_away(
     own_redis: EmbeddedRedis, redis_server: EmbeddedRedis, database_url: str
 ) -> None:
     """End to end: the API's own Redis (PUBSUB_URL: budgets, leader lease, the bus) stops; the
-    anonymous budget of 8 becomes 2 in this process, health says so without failing; Redis
-    comes back on its port and the shared budget with it."""
+    anonymous budget of 8 becomes 2 in this process, health and `systemStatus` say so without
+    failing; Redis comes back on its port and the shared budget with it."""
     settings = make_settings(
         redis_server,
         database_url,
@@ -131,17 +138,20 @@ async def test_the_api_keeps_a_stricter_budget_while_its_redis_is_away(
             assert response.status_code == 200, response.text
         raise AssertionError("never refused")
 
+    token = mint(settings, Role.VIEWER)
     with running_api(settings) as api:
         async with httpx.AsyncClient(timeout=30) as http:
             await fresh_window()
             assert await passed(http, api, "10.9.0.1") == 8
             assert (await http.get(api.url + health)).json()["degraded"] == []
+            assert await degraded_in_graphql(http, api, token) == []
 
             own_redis.stop()
             assert await passed(http, api, "10.9.0.2") == 2
             down = await http.get(api.url + health)
             assert down.status_code == 200, down.text  # still serving: not a failure
             assert "rate limits are counted in this process" in down.json()["degraded"][0]
+            assert await degraded_in_graphql(http, api, token) == down.json()["degraded"]
 
             own_redis.start()
             deadline = time.monotonic() + 60
@@ -154,5 +164,6 @@ async def test_the_api_keeps_a_stricter_budget_while_its_redis_is_away(
                     headers={"X-Forwarded-For": f"10.9.1.{int(time.monotonic() * 10) % 250}"},
                 )
                 await asyncio.sleep(0.2)
+            assert await degraded_in_graphql(http, api, token) == []
             await fresh_window()
             assert await passed(http, api, "10.9.0.3") == 8
