@@ -377,17 +377,18 @@ class RedisBus:
     def _too_late(self, channel: str, message: dict[str, Any]) -> None:
         """Falling behind: say how many updates this was instead of delivering them late (and
         spend nothing on filters and queues, so the pump catches up)."""
-        count = 1
+        late, missed = 1, 0
         if message.get("type") == BATCH_KIND:
-            data, missed = message.get("data"), message.get("missed")
-            count = (len(data) if isinstance(data, list) else 0) + (
-                missed if isinstance(missed, int) and missed > 0 else 0
-            )
-        if count:
-            self._late += count
+            data, dropped = message.get("data"), message.get("missed")
+            late = len(data) if isinstance(data, list) else 0
+            # dropped by the producer before sending: counted there, announced here
+            missed = dropped if isinstance(dropped, int) and dropped > 0 else 0
+        self._late += late
+        if late:
             self._log.warning("late", "event bus reader is behind: dropped %d late updates "
-                              "(%d so far)", count, self._late)  # fmt: skip
-            self._fanout.deliver(channel, missed_notice(count, BUS_INTERRUPTED))
+                              "(%d so far)", late, self._late)  # fmt: skip
+        if late + missed:
+            self._fanout.deliver(channel, missed_notice(late + missed, BUS_INTERRUPTED))
 
     def _on_batch(self, channel: str, batch: dict[str, Any]) -> None:
         missed, messages = batch.get("missed"), batch.get("data")

@@ -104,7 +104,7 @@ async def test_a_reader_that_fell_behind_announces_instead_of_delivering_late(
             assert notice["type"] == MISSED_KIND
             assert notice["data"] == {"count": 42, "reason": BUS_INTERRUPTED}
             assert (await next_message(messages))["data"]["n"] == 40
-            assert bus.health().dropped == 42
+            assert bus.health().dropped == 40  # the 2 the producer dropped are counted there
             # Through Redis, in time: delivered as always.
             bus.offer(Channel.TASKS, _messages(41, 2))
             assert [(await next_message(messages))["data"]["n"] for _ in range(2)] == [41, 42]
